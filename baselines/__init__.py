@@ -1,0 +1,1 @@
+"""Built-in systems. Importing this package registers them (see harness.systems)."""

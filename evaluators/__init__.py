@@ -1,0 +1,1 @@
+"""Pure scoring functions on arrays: HAAQI, SDR, Whisper correctness, STOI, prediction metrics."""

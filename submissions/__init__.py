@@ -1,0 +1,1 @@
+"""Packaging and validation of what a team hands in."""
