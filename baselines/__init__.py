@@ -1,1 +1,3 @@
 """Built-in systems. Importing this package registers them (see harness.systems)."""
+
+from baselines import oracle  # noqa: F401  (registers oracle, mixture)

@@ -1,0 +1,103 @@
+"""Audio I/O with the checks the quality bar asks for, and the output format of the tasks.
+
+Arrays are float32 (n_samples, n_channels). Every reader validates what it reads so that a bad
+file fails with one line naming it, never later deep inside numpy.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from harness.errors import InputError
+
+
+def check_signal(signal: np.ndarray, where, *, allow_silence: bool = True) -> np.ndarray:
+    """Raise InputError for empty, NaN, infinite or (optionally) silent signals."""
+    signal = np.asarray(signal)
+    if signal.size == 0:
+        raise InputError(where, "signal is empty")
+    if not np.all(np.isfinite(signal)):
+        bad = "NaN" if np.isnan(signal).any() else "infinite"
+        raise InputError(where, f"signal contains {bad} samples")
+    if not allow_silence and not np.any(signal):
+        raise InputError(where, "signal is silent (all samples are zero)")
+    return signal
+
+
+def read_audio(
+    path: Path,
+    sample_rate: int | None = None,
+    *,
+    channels: int | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+    allow_silence: bool = True,
+) -> np.ndarray:
+    """Read (a segment of) an audio file as float32 (n, ch), checking rate, channels and content."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        info = sf.info(str(path))
+    except Exception as err:  # soundfile raises its own RuntimeError subclasses
+        raise InputError(path, f"cannot read audio ({err})") from None
+    if sample_rate is not None and info.samplerate != sample_rate:
+        raise InputError(path, f"sample rate is {info.samplerate} Hz, expected {sample_rate} Hz")
+    if channels is not None and info.channels != channels:
+        raise InputError(path, f"has {info.channels} channels, expected {channels}")
+    first = int(round(start * info.samplerate))
+    frames = -1 if duration is None else int(round(duration * info.samplerate))
+    if first < 0 or first >= info.frames or (frames > 0 and first + frames > info.frames + 1):
+        raise InputError(
+            path,
+            f"segment [{start:.3f} s, +{duration} s] is outside the file ({info.frames / info.samplerate:.3f} s)",
+        )
+    signal, _ = sf.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
+    return check_signal(signal, path, allow_silence=allow_silence)
+
+
+def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample along time (axis 0) with soxr "HQ", the resampler pyclarity's recipes use."""
+    if rate_in == rate_out:
+        return signal
+    return soxr.resample(signal, rate_in, rate_out, quality="HQ")
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part" + path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_audio(path: Path, signal: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write a WAV/FLAC file atomically (a killed run never leaves a half-written output)."""
+    fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
+    _atomic_write(Path(path), lambda tmp: sf.write(tmp, signal, sample_rate, subtype=subtype, format=fmt))
+
+
+def save_task_output(
+    path: Path, signal: np.ndarray, signal_rate: int, output_rate: int, soft_clip: bool = False
+) -> int:
+    """The challenges' output format: resample, (soft) clip to [-1, 1], 16-bit FLAC.
+
+    Returns the number of clipped samples, as pyclarity's clip_signal reports them.
+    """
+    out = resample(np.asarray(signal, dtype=np.float64), signal_rate, output_rate)
+    if soft_clip:
+        out = np.tanh(out)
+    n_clipped = int(np.count_nonzero(np.abs(out) > 1.0))
+    out = np.clip(out, -1.0, 1.0)
+    write_audio(path, (out * 32768.0).clip(-32768, 32767).astype(np.int16), output_rate)
+    return n_clipped

@@ -1,0 +1,116 @@
+"""`run_recipe.py`: run systems on Cadenza recipes and print the leaderboard.
+
+    run_recipe.py cad2 --system oracle,mixture            # every cad2 task the systems support
+    run_recipe.py cad2 --task task2 --system ensemble --jobs 2 evaluate.haaqi.backend=fast
+    run_recipe.py cad2 --task task2 --system mixture --shard 3/8 --stage enhance
+    run_recipe.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from harness import leaderboard
+from harness import systems as registry
+from harness.errors import HarnessError
+from harness.recipe import discover, load_config, make_task, select
+from harness.runner import STAGES, Run, RunOptions, parse_shard
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run_recipe.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", nargs="?", help="challenge (cad2) or challenge/task (cad2/task2)")
+    p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
+    p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
+    p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
+    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard"))
+    p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--shard", default="1/1", help="k/n: run the k-th of n interleaved parts of the work list")
+    p.add_argument("--backend", default="loky", choices=("loky", "dask", "sequential"))
+    p.add_argument("--scheduler", help="Dask scheduler address (with --backend dask); default: a local cluster")
+    p.add_argument("--data-root", help="root of an official data download (default: built-in demo data)")
+    p.add_argument("--exp-dir", help="experiment root (default: ./exp)")
+    p.add_argument("--no-resume", action="store_true", help="redo items that are already done")
+    p.add_argument("--allow-partial", action="store_true", help="merge even if items are missing or failed")
+    p.add_argument("--list", action="store_true", help="list recipes and systems")
+    return p
+
+
+def list_all() -> str:
+    lines = ["recipes:"]
+    for tid, recipe in discover().items():
+        lines.append(f"  {tid}")
+    lines.append("systems:")
+    for name, spec in registry.available().items():
+        tasks = "all tasks" if spec.tasks is None else ", ".join(spec.tasks)
+        lines.append(f"  {name:<14} {spec.kind:<10} {tasks:<28} {spec.description}")
+    return "\n".join(lines)
+
+
+def _systems(args) -> list[str]:
+    names = [n.strip() for group in (args.system or []) for n in group.split(",") if n.strip()]
+    if not names:
+        raise HarnessError("name a system with --system (run_recipe.py --list shows them)")
+    for name in names:
+        registry.chain_specs(name)  # unknown names fail here, before any work
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.list:
+            print(list_all())
+            return 0
+        if not args.recipe:
+            raise HarnessError("name a recipe (run_recipe.py --list shows them)")
+        overrides = list(args.overrides)
+        if args.exp_dir:
+            overrides.append(f"path.exp_root={args.exp_dir}")
+        names = _systems(args)
+        options = RunOptions(jobs=args.jobs, shard=parse_shard(args.shard), backend=args.backend,
+                             scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
+        stages = STAGES if args.stage == "all" else (args.stage,)
+        ran = 0
+        for recipe in select(args.recipe, args.task):
+            cfg = load_config(recipe, overrides, args.data_root)
+            task = make_task(recipe, cfg)
+            runnable = [n for n in names if registry.supports(n, recipe.task_id)
+                        and registry.chain_kind(n) in task.accepts]
+            if not runnable:
+                if args.task or "/" in args.recipe:
+                    raise HarnessError(f"none of {names} runs on {recipe.task_id}")
+                continue
+            for name in runnable:
+                run_one(recipe, cfg, name, options, stages)
+                ran += 1
+            if args.stage in ("all", "merge", "leaderboard"):
+                print(leaderboard.write(Path(cfg.path.exp_root) / recipe.task_id, task.primary_metric,
+                                        task.summary_columns(), task.breakdown, task.lower_is_better,
+                                        cfg.get("title", recipe.task_id)))
+        if not ran and args.stage != "leaderboard":
+            raise HarnessError(f"none of {names} runs on any task of {args.recipe!r}")
+        return 0
+    except HarnessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> None:
+    run = Run(recipe, cfg, system_name, options)
+    start = time.perf_counter()
+    if set(stages) & {"train", "enhance", "evaluate"}:
+        run.prepare_data()
+        run.write_config()
+    if "train" in stages:
+        run.train()
+    failed = 0
+    for stage in ("enhance", "evaluate"):
+        if stage in stages:
+            failed += run.stage(stage)["failed"]
+    if "merge" in stages:
+        run.merge()
+    run._log(f"done in {time.perf_counter() - start:.1f} s" + (f", {failed} item(s) failed" if failed else ""))

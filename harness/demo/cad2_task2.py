@@ -1,0 +1,126 @@
+"""Demo data for CAD2 task 2 (rebalancing classical music) in the official layout.
+
+    <root>/audio/<split>/<song>/mixture.flac, <Instrument>_<voice>.flac   (stereo, 44.1 kHz)
+    <root>/metadata/music.<split>.json            song -> mixture and source_<i> tracks
+    <root>/metadata/gains.json                     gain id -> dB per source_<i>
+    <root>/metadata/scenes.<split>.json            scene id -> {music, gain}
+    <root>/metadata/scene_listeners.<split>.json   scene id -> [listener ids]
+    <root>/metadata/listeners.<split>.json, compressor_params.<split>.json
+
+Ensembles of 2 to 4 of the eight instruments (sometimes a second voice of one of them),
+each panned in the stereo field. Scene ids follow the official ranges (train S1xxxx, valid
+S5xxxx). Valid songs are longer than their scored segment, so cropping is exercised.
+Deterministic in `seed`; a marker file holding the settings makes a second call free.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from harness.audio import write_audio
+from harness.demo.instruments import INSTRUMENTS, render
+from harness.demo.listeners import make_listeners
+
+SAMPLE_RATE = 44100
+GAIN_STEPS_DB = [-9, -6, -3, 0, 3, 6, 9]
+DEFAULTS = dict(
+    seed=2024,
+    train_songs=20,
+    train_seconds=6.0,
+    valid_songs=6,
+    valid_seconds=8.0,
+    segment_seconds=4.0,
+    scenes_per_song=2,
+    listeners_per_scene=2,
+    listeners_per_split=4,
+)
+
+
+def _pick_instruments(rng: np.random.Generator, counts: dict[str, int]) -> list[str]:
+    """2-4 instruments, favouring the least used so far (so every one gets training data)."""
+    k = int(rng.integers(2, 5))
+    weights = np.array([1.0 / (1 + counts[i]) for i in INSTRUMENTS])
+    chosen = list(rng.choice(INSTRUMENTS, size=k, replace=False, p=weights / weights.sum()))
+    if k < 4 and rng.random() < 0.2:  # a second voice of one instrument, as in the real data
+        chosen.append(chosen[0])
+    for inst in chosen:
+        counts[inst] += 1
+    return chosen
+
+
+def _render_song(rng: np.random.Generator, instruments: list[str], seconds: float) -> list[np.ndarray]:
+    key = int(rng.integers(0, 12))
+    stems = []
+    for inst in instruments:
+        mono = render(inst, rng, seconds, SAMPLE_RATE, key)
+        # about -40 dBFS per stem: the level the official chain expects before the compressor
+        mono *= 10 ** ((-40 + rng.uniform(-4, 4)) / 20) / (np.sqrt(np.mean(mono**2)) + 1e-12)
+        theta = rng.uniform(np.pi / 8, 3 * np.pi / 8)  # constant-power pan
+        delay = int(rng.integers(0, 14))  # up to 0.3 ms between the ears
+        right = np.concatenate([np.zeros(delay), mono[: len(mono) - delay]])
+        stems.append(np.stack([np.cos(theta) * mono, np.sin(theta) * right], axis=1))
+    peak = np.max(np.abs(np.sum(stems, axis=0)))
+    scale = min(1.0, 0.9 / peak)
+    return [s * scale for s in stems]
+
+
+def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segment: float | None,
+                 first_scene: int, gains: dict, settings: dict) -> None:
+    counts = {i: 0 for i in INSTRUMENTS}
+    music, scenes, scene_listeners = {}, {}, {}
+    listeners, params = make_listeners(rng, "L" + split[0].upper(), settings["listeners_per_split"])
+    scene_id = first_scene
+    for s in range(n_songs):
+        song = f"demo_{split}_{s + 1:03d}"
+        instruments = _pick_instruments(rng, counts)
+        stems = _render_song(rng, instruments, seconds)
+        start = 0.0 if segment is None else round(float(rng.uniform(0.5, seconds - segment - 0.5)), 2)
+        duration = seconds if segment is None else segment
+        folder = Path("audio") / split / song
+        entry = {"mixture": {"track": f"{split}/{song}/mixture.flac", "start": start, "duration": duration,
+                             "instrument": "Mixture"}}
+        voices: dict[str, int] = {}
+        for i, (inst, stem) in enumerate(zip(instruments, stems), 1):
+            voices[inst] = voices.get(inst, 0) + 1
+            name = f"{inst}_{voices[inst]}"
+            write_audio(root / folder / f"{name}.flac", stem, SAMPLE_RATE)
+            entry[f"source_{i}"] = {"instrument": name, "track": f"{split}/{song}/{name}.flac",
+                                    "start": start, "duration": duration}
+        write_audio(root / folder / "mixture.flac", np.sum(stems, axis=0), SAMPLE_RATE)
+        music[song] = entry
+        for _ in range(settings["scenes_per_song"]):
+            scene_id += 1
+            gain_id = f"gain_{len(gains) + 1:04d}"
+            gains[gain_id] = {f"source_{i}": float(rng.choice(GAIN_STEPS_DB)) for i in range(1, len(instruments) + 1)}
+            scenes[f"S{scene_id}"] = {"music": song, "gain": gain_id}
+            picked = rng.choice(list(listeners), size=settings["listeners_per_scene"], replace=False)
+            scene_listeners[f"S{scene_id}"] = sorted(picked.tolist())
+    meta = root / "metadata"
+    for name, obj in [(f"music.{split}.json", music), (f"scenes.{split}.json", scenes),
+                      (f"scene_listeners.{split}.json", scene_listeners), (f"listeners.{split}.json", listeners),
+                      (f"compressor_params.{split}.json", params)]:
+        (meta / name).write_text(json.dumps(obj, indent=2))
+
+
+def make_demo(root: Path, **overrides) -> Path:
+    """Write the demo dataset under `root` (skipped when the same settings are already there)."""
+    settings = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    root = Path(root)
+    marker = root / ".demo-complete.json"
+    if marker.exists() and json.loads(marker.read_text()) == settings:
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "metadata").mkdir(parents=True)
+    rng = np.random.default_rng(settings["seed"])
+    gains: dict = {}
+    _write_split(root, "train", rng, settings["train_songs"], settings["train_seconds"], None, 10000, gains, settings)
+    _write_split(root, "valid", rng, settings["valid_songs"], settings["valid_seconds"],
+                 settings["segment_seconds"], 50000, gains, settings)
+    (root / "metadata" / "gains.json").write_text(json.dumps(gains, indent=2))
+    marker.write_text(json.dumps(settings))
+    return root

@@ -1,0 +1,93 @@
+"""Finding recipes, resolving their config and loading their `task.py` by path.
+
+A recipe is a folder `recipes/<challenge>[/<task>]/` with `recipe.yaml` and `task.py`. It is
+never imported as `recipes.*`: pyclarity installs a top-level package of that name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from harness.errors import HarnessError
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+# keys that change how a run is executed, never what it computes
+RUNNER_KEYS = ("runner",)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    task_id: str  # "cad2/task2", or "cad_icassp_2026" for a challenge with one task
+    directory: Path
+
+    @property
+    def challenge(self) -> str:
+        return self.task_id.split("/")[0]
+
+
+def discover(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
+    found = {}
+    for yaml in sorted(root.glob("**/recipe.yaml")):
+        task_id = yaml.parent.relative_to(root).as_posix()
+        found[task_id] = Recipe(task_id, yaml.parent)
+    return found
+
+
+def select(name: str, task: str | None = None, root: Path = RECIPES_DIR) -> list[Recipe]:
+    """Recipes matching `name` (a challenge or `challenge/task`), narrowed by `task`."""
+    recipes = discover(root)
+    wanted = f"{name}/{task}" if task else name
+    chosen = [r for tid, r in recipes.items() if tid == wanted or (task is None and tid.startswith(name + "/"))]
+    if not chosen:
+        raise HarnessError(f"unknown recipe {wanted!r}; known: {', '.join(recipes)}")
+    return chosen
+
+
+def load_config(recipe: Recipe, overrides: list[str] = (), data_root: str | None = None, cwd: Path | None = None) -> DictConfig:
+    """recipe.yaml + `key=value` overrides, with paths made absolute against `cwd`."""
+    cfg = OmegaConf.load(recipe.directory / "recipe.yaml")
+    OmegaConf.set_struct(cfg, False)
+    try:
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except Exception as err:
+        raise HarnessError(f"bad override in {list(overrides)}: {err}") from None
+    cwd = Path(cwd or Path.cwd())
+    if data_root is not None:
+        cfg.path.root = data_root
+    cfg.path.is_demo = cfg.path.root is None
+    if cfg.path.root is None:
+        cfg.path.root = cfg.path.demo_root
+    for key in ("root", "exp_root"):
+        cfg.path[key] = str((cwd / str(cfg.path[key])).resolve())
+    return cfg
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of what determines the results (runner settings excluded)."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    for key in RUNNER_KEYS:
+        plain.pop(key, None)
+    return hashlib.sha1(OmegaConf.to_yaml(OmegaConf.create(plain)).encode()).hexdigest()[:12]
+
+
+def load_task_module(recipe_dir: Path):
+    """Import `<recipe_dir>/task.py` under a private module name (once per process)."""
+    recipe_dir = Path(recipe_dir).resolve()
+    name = "cadenza_recipe_" + hashlib.sha1(str(recipe_dir).encode()).hexdigest()[:10]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, recipe_dir / "task.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_task(recipe: Recipe, cfg: DictConfig):
+    return load_task_module(recipe.directory).TASK(cfg, recipe.directory)

@@ -1,0 +1,305 @@
+"""Runs a system over a task's work list: train, enhance, evaluate, merge.
+
+Work list: the task's items sorted by key; `--shard k/n` keeps items[k-1::n] (so the shards'
+union is exactly the list), then drops items already done with the same config (resume).
+Each item runs in a joblib worker (loky processes by default, or a Dask cluster) that loads
+the task and builds the system once per process. A worker never raises: a failing item comes
+back as a `failed` record with its reason, and the main process appends every record as it
+arrives, so finished work survives any failure or kill.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from harness import systems as registry
+from harness.cache import CachedSeparator
+from harness.errors import HarnessError
+from harness.recipe import Recipe, config_hash, load_task_module
+from harness.results import ResultsFile, done_keys, latest, merge, package_versions, read_records
+from harness.systems import RunContext, Trainable
+
+STAGES = ("train", "enhance", "evaluate", "merge")
+
+
+@dataclass
+class RunOptions:
+    jobs: int = 1
+    shard: tuple[int, int] = (1, 1)
+    backend: str = "loky"  # loky | dask | sequential
+    scheduler: str | None = None  # dask scheduler address; None starts a local cluster
+    resume: bool = True
+    allow_partial: bool = False
+    progress: bool = field(default_factory=lambda: sys.stderr.isatty())
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise HarnessError(f"--shard must look like k/n (e.g. 2/8), not {text!r}") from None
+    if not 1 <= k <= n:
+        raise HarnessError(f"--shard {text}: k must be between 1 and n")
+    return k, n
+
+
+def shard_items(items: list, shard: tuple[int, int]) -> list:
+    k, n = shard
+    return sorted(items, key=lambda it: it.key)[k - 1 :: n]
+
+
+# ---- what a worker process keeps between items -------------------------------------------------
+_PROCESS_CACHE: dict = {}
+
+
+def _task(recipe_dir: str, cfg_yaml: str):
+    key = ("task", recipe_dir, cfg_yaml)
+    if key not in _PROCESS_CACHE:
+        cfg = OmegaConf.create(cfg_yaml)
+        _PROCESS_CACHE[key] = load_task_module(Path(recipe_dir)).TASK(cfg, Path(recipe_dir))
+    return _PROCESS_CACHE[key]
+
+
+def _context(task, exp_dir: Path, seed: int = 0) -> RunContext:
+    return RunContext(
+        exp_dir=exp_dir,
+        cfg=task.cfg,
+        dataset=task.dataset,
+        device=_device(),
+        seed=seed,
+        extras={"separation_cache_dir": exp_dir.parent / "separations", "task": task},
+    )
+
+
+def _device() -> str:
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def build_system(task, system_name: str, exp_dir: Path):
+    """The chain of a system name, each part built from its config section; separators are
+    wrapped in the shared separation cache. Returns one object with the chain's interface."""
+    parts = registry.build(system_name, task.cfg)
+    ctx = _context(task, exp_dir)
+    cache_dir = ctx.extras["separation_cache_dir"]
+    parts = [CachedSeparator(p, cache_dir, _identity(p, task.cfg)) if s.kind == "separator" else p
+             for p, s in zip(parts, registry.chain_specs(system_name))]
+    return Chain(system_name, parts), ctx
+
+
+def _identity(part, cfg) -> str:
+    """Cache identity: the system name and its config section (a change of options re-separates)."""
+    section = cfg.systems.get(part.name, {}) if "systems" in cfg else {}
+    return f"{part.name}:{OmegaConf.to_yaml(OmegaConf.create(section)) if section else ''}"
+
+
+class Chain:
+    """`a+b+...` as one system: the first part separates, enhances or predicts; later parts
+    enhance each stem (or the signal) in turn, and a final predictor scores the result."""
+
+    def __init__(self, name: str, parts: list):
+        self.name = name
+        self.parts = parts
+        self.sample_rate = getattr(parts[0], "sample_rate", None)
+
+    def prepare(self, ctx: RunContext) -> None:
+        for p in self.parts:
+            p.prepare(ctx)
+
+    def train(self, ctx: RunContext) -> None:
+        for p in self.parts:
+            if isinstance(p, Trainable) or hasattr(p, "train"):
+                p.train(ctx)
+
+    def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
+        stems = self.parts[0].separate(mixture, sources)
+        for enhancer in self.parts[1:]:
+            stems = {k: enhancer.enhance(v, self.sample_rate) for k, v in stems.items()}
+        return stems
+
+    def enhance(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        for p in self.parts:
+            signal = p.enhance(signal, sample_rate)
+        return signal
+
+    def predict(self, item) -> float:
+        *enhancers, predictor = self.parts
+        return predictor.predict(item, enhancers) if enhancers else predictor.predict(item)
+
+
+def _system(task, recipe_dir: str, cfg_yaml: str, system_name: str, exp_dir: Path):
+    key = ("system", recipe_dir, cfg_yaml, system_name)
+    if key not in _PROCESS_CACHE:
+        system, ctx = build_system(task, system_name, exp_dir)
+        system.prepare(ctx)
+        _PROCESS_CACHE[key] = system
+    return _PROCESS_CACHE[key]
+
+
+def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item, exp_dir: str, enhanced: dict | None) -> dict:
+    """One item of one stage, in a worker. Returns the record to append; never raises."""
+    start = time.perf_counter()
+    exp = Path(exp_dir)
+    try:
+        task = _task(recipe_dir, cfg_yaml)
+        if stage == "enhance":
+            system = _system(task, recipe_dir, cfg_yaml, system_name, exp)
+            fields = task.enhance(item, system, exp / "enhanced")
+        else:
+            fields = task.evaluate(item, exp / "enhanced", enhanced or {})
+        record = {"status": "ok", **fields}
+    except Exception as err:  # recorded, never fatal: the run goes on with the other items
+        detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+        record = {"status": "failed", "error": detail, **item.fields}
+        if os.environ.get("CADENZA_DEBUG"):
+            record["traceback"] = traceback.format_exc()
+    record.update(key=item.key, stage=stage, system=system_name, seconds=round(time.perf_counter() - start, 3))
+    return record
+
+
+# ---- the run ------------------------------------------------------------------------------------
+class Run:
+    """One (recipe, system) in one experiment folder."""
+
+    def __init__(self, recipe: Recipe, cfg: DictConfig, system_name: str, options: RunOptions):
+        self.recipe = recipe
+        self.cfg = cfg
+        self.system_name = system_name
+        self.options = options
+        self.task = load_task_module(recipe.directory).TASK(cfg, recipe.directory)
+        self.exp_dir = Path(cfg.path.exp_root) / recipe.task_id / system_name
+        self.results_dir = self.exp_dir / "results"
+        self.hash = config_hash(cfg)
+        self.cfg_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+
+    def _log(self, message: str) -> None:
+        print(f"[{self.recipe.task_id} | {self.system_name}] {message}", flush=True)
+
+    def prepare_data(self) -> None:
+        if self.cfg.path.is_demo:
+            self.task.make_demo(Path(self.cfg.path.root))
+
+    def write_config(self) -> None:
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        (self.exp_dir / "config.yaml").write_text(self.cfg_yaml)
+
+    def train(self) -> None:
+        system, ctx = build_system(self.task, self.system_name, self.exp_dir)
+        if any(hasattr(p, "train") for p in system.parts):
+            self._log("training")
+            system.train(ctx)
+
+    def stage(self, stage: str) -> dict:
+        """Run one of enhance/evaluate over this shard; returns counts."""
+        items = shard_items(self.task.work_items(), self.options.shard)
+        done = done_keys(self.results_dir, stage, self.hash) if self.options.resume else set()
+        todo = [it for it in items if it.key not in done]
+        enhanced = {}
+        if stage == "evaluate":
+            enhanced = latest(read_records(self.results_dir, "enhance"), self.hash)
+            not_enhanced = [it for it in todo if enhanced.get(it.key, {}).get("status") != "ok"]
+            if not_enhanced:
+                todo = [it for it in todo if it not in not_enhanced]
+                self._log(f"{len(not_enhanced)} item(s) have no enhanced output yet and are skipped "
+                          f"(e.g. {not_enhanced[0].key}); run the enhance stage first")
+        k, n = self.options.shard
+        results = ResultsFile(self.results_dir / f"{stage}-{k}of{n}.jsonl",
+                              {"stage": stage, "system": self.system_name, "config_hash": self.hash,
+                               "config": OmegaConf.to_container(self.cfg, resolve=True), "versions": package_versions()})
+        self._log(f"{stage}: {len(todo)} to do, {len(items) - len(todo)} already done (shard {k}/{n})")
+        if not todo:
+            return {"ok": 0, "failed": 0, "skipped": len(items)}
+        calls = (delayed(run_item)(str(self.recipe.directory), self.cfg_yaml, self.system_name, stage, it,
+                                   str(self.exp_dir), enhanced.get(it.key)) for it in todo)
+        counts = {"ok": 0, "failed": 0, "skipped": len(items) - len(todo)}
+        with self._parallel() as parallel, tqdm(total=len(todo), desc=f"{self.system_name} {stage}",
+                                                 disable=not self.options.progress, unit="item") as bar:
+            for record in parallel(calls):
+                record["config_hash"] = self.hash
+                results.append(record)
+                counts[record["status"]] += 1
+                if record["status"] != "ok":
+                    self._log(f"{record['key']} failed: {record['error']}")
+                bar.update()
+        self._log(f"{stage}: {counts['ok']} ok, {counts['failed']} failed")
+        return counts
+
+    def _parallel(self):
+        opts = self.options
+        if opts.backend == "sequential" or (opts.jobs == 1 and opts.backend == "loky"):
+            return _Sequential()
+        if opts.backend == "dask":
+            return _DaskParallel(opts.jobs, opts.scheduler)
+        if opts.backend != "loky":
+            raise HarnessError(f"unknown backend {opts.backend!r}; choose loky, dask or sequential")
+        return _Closing(Parallel(n_jobs=opts.jobs, backend="loky", return_as="generator_unordered"))
+
+    def merge(self):
+        expected = [it.key for it in self.task.work_items()]
+        table = merge(self.results_dir, expected, self.task.score_columns, self.hash, self.options.allow_partial)
+        table.to_csv(self.exp_dir / "scores.csv", index=False)
+        self._log(f"merged {len(table)} of {len(expected)} items into {self.exp_dir / 'scores.csv'}")
+        return table
+
+
+class _Sequential:
+    """In-process, in order: no pickling, easiest to debug."""
+
+    def __enter__(self):
+        return lambda calls: (f(*a, **kw) for f, a, kw in calls)
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Closing:
+    def __init__(self, parallel):
+        self.parallel = parallel
+
+    def __enter__(self):
+        return self.parallel
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _DaskParallel:
+    """joblib on a Dask cluster: a running scheduler's address, or a local cluster."""
+
+    def __init__(self, jobs: int, scheduler: str | None):
+        self.jobs, self.scheduler = jobs, scheduler
+
+    def __enter__(self):
+        from dask.distributed import Client, LocalCluster
+
+        if self.scheduler:
+            self.client = Client(self.scheduler)
+            self.cluster = None
+        else:
+            self.cluster = LocalCluster(n_workers=max(1, self.jobs), threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        self.config = parallel_config(backend="dask")
+        self.config.__enter__()
+        return Parallel(n_jobs=-1, return_as="generator_unordered")
+
+    def __exit__(self, *exc):
+        self.config.__exit__(*exc)
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False

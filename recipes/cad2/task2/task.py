@@ -1,0 +1,243 @@
+"""CAD2 task 2, rebalancing classical music, run as the official baseline runs it.
+
+enhance: mixture segment -> separator -> per-instrument LUFS gains -> remix -> level
+adjustment -> the listener's multiband compressor per ear -> 16-bit FLAC at 32 kHz.
+evaluate: ground-truth sources (cropped to the scene's segment) -> the same gains, remix,
+level and compressor -> HAAQI per ear at 24 kHz, equalisation 2, level1 from the reference's
+RMS, noise seeded from the scene id.
+
+Differences from pyclarity 0.9.0 main, following the challenge rules (notes/clarity_anchor.md):
+- the reference is cropped to the scene's segment (main forgets to; fixed on the v0.6 branch);
+- two voices of one instrument are one separated stem with the mean of their gains (as
+  `check_repeated_source`), counted once; main separates the instrument once per voice and
+  sums both copies, doubling it;
+- output folders come from the split name, not from the scene-id ranges whose bounds are off
+  by one on main.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import os
+from pathlib import Path
+
+import numpy as np
+from clarity.utils.signal_processing import compute_rms
+
+from evaluators.haaqi import compute_haaqi
+from evaluators.sdr import median_sdr, museval_sdr
+from harness.audio import read_audio, resample, save_task_output
+from harness.cache import content_key
+from harness.chain import EARS, HearingAid, adjust_level, apply_gains, remix
+from harness.data import MusicDataset, Song, Track, WorkItem
+from harness.demo.cad2_task2 import make_demo
+from harness.demo.instruments import family
+from harness.errors import InputError
+from harness.metadata import load_json, load_listeners, require
+from harness.task import Task, legacy_rng
+
+
+class Cad2Task2(Task):
+    task_id = "cad2/task2"
+    accepts = ("separator",)
+    score_columns = ["scene", "song", "listener", "left_haaqi", "right_haaqi", "avg_haaqi", "family", "sdr"]
+    primary_metric = "avg_haaqi"
+    breakdown = "family"
+
+    def __init__(self, cfg, recipe_dir):
+        super().__init__(cfg, recipe_dir)
+        self._cache: dict = {}
+
+    # data -------------------------------------------------------------------------------------
+    def make_demo(self, root: Path) -> None:
+        make_demo(root, **dict(self.cfg.demo))
+
+    def _meta(self, name: str) -> Path:
+        return Path(self.cfg.path.metadata_dir) / name
+
+    def _scenes_file(self, split: str) -> Path:
+        # the official config names scenes.<split>.json; the Zenodo package ships scene.<split>.json
+        for name in (f"scenes.{split}.json", f"scene.{split}.json"):
+            if self._meta(name).is_file():
+                return self._meta(name)
+        return self._meta(f"scenes.{split}.json")
+
+    def _load(self, what: str, split: str):
+        key = (what, split)
+        if key not in self._cache:
+            if what == "songs":
+                value = self._load_songs(self._meta(f"music.{split}.json"))
+            elif what == "listeners":
+                value = load_listeners(self._meta(f"listeners.{split}.json"), self._meta(f"compressor_params.{split}.json"))
+            elif what == "scenes":
+                value = load_json(self._scenes_file(split), "scenes")
+            elif what == "scene_listeners":
+                value = load_json(self._meta(f"scene_listeners.{split}.json"), "scene-listener")
+            else:  # gains, shared by the splits
+                value = load_json(self._meta("gains.json"), "gains")
+            self._cache[key] = value
+        return self._cache[key]
+
+    @staticmethod
+    def _load_songs(path: Path) -> dict[str, Song]:
+        songs = {}
+        for name, entry in load_json(path, "music").items():
+            where = f"{path} [{name}]"
+            require(entry, ("mixture",), where)
+            tracks = {}
+            for key, t in entry.items():
+                require(t, ("track", "instrument"), f"{where}[{key}]")
+                tracks[key] = Track(t["instrument"].split("_")[0], t["track"], float(t.get("start", 0.0)),
+                                    None if t.get("duration") is None else float(t["duration"]))
+            mixture = tracks.pop("mixture")
+            if not tracks:
+                raise InputError(where, "no sources besides the mixture")
+            songs[name] = Song(name, mixture, tracks)
+        return songs
+
+    def dataset(self, split: str) -> MusicDataset:
+        return MusicDataset(Path(self.cfg.path.music_dir), self._load("songs", split), int(self.cfg.input_sample_rate), split)
+
+    def work_items(self) -> list[WorkItem]:
+        split = self.cfg.split
+        scenes, pairs = self._load("scenes", split), self._load("scene_listeners", split)
+        songs, listeners, gains = self._load("songs", split), self._load("listeners", split), self._load("gains", split)
+        items = []
+        for scene_id, listener_ids in pairs.items():
+            where = f"{self._meta(f'scene_listeners.{split}.json')} [{scene_id}]"
+            if scene_id not in scenes:
+                raise InputError(where, f"scene {scene_id!r} is not in {self._scenes_file(split).name}")
+            scene = scenes[scene_id]
+            require(scene, ("music", "gain"), f"{self._scenes_file(split)} [{scene_id}]")
+            if scene["music"] not in songs:
+                raise InputError(f"{self._scenes_file(split)} [{scene_id}]", f"unknown song {scene['music']!r}")
+            if scene["gain"] not in gains:
+                raise InputError(f"{self._scenes_file(split)} [{scene_id}]", f"unknown gain set {scene['gain']!r}")
+            song = songs[scene["music"]]
+            missing = sorted(set(song.sources) - set(gains[scene["gain"]]))
+            if missing:
+                raise InputError(f"{self._meta('gains.json')} [{scene['gain']}]", f"no gain for {missing} of song {song.name!r}")
+            for lid in listener_ids:
+                if lid not in listeners:
+                    raise InputError(where, f"unknown listener {lid!r}")
+                items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": song.name, "listener": lid}))
+        return items
+
+    def _item_context(self, item: WorkItem):
+        split = self.cfg.split
+        scene = self._load("scenes", split)[item.fields["scene"]]
+        song = self._load("songs", split)[item.fields["song"]]
+        listener = self._load("listeners", split)[item.fields["listener"]]
+        gains = {k: float(v) for k, v in self._load("gains", split)[scene["gain"]].items() if k in song.sources}
+        return song, listener, gains
+
+    def _hearing_aid(self) -> HearingAid:
+        if "hearing_aid" not in self._cache:
+            self._cache["hearing_aid"] = HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate))
+        return self._cache["hearing_aid"]
+
+    def output_path(self, item: WorkItem, out_dir: Path) -> Path:
+        return Path(out_dir) / self.cfg.split / f"{item.fields['scene']}_{item.fields['listener']}_remix.flac"
+
+    # stages -----------------------------------------------------------------------------------
+    def enhance(self, item: WorkItem, system, out_dir: Path) -> dict:
+        song, listener, gains = self._item_context(item)
+        ds = self.dataset(self.cfg.split)
+        mixture = ds.load_track(song.mixture, allow_silence=False)
+        stems = system.separate(mixture, song.instruments)
+        _check_stems(stems, song.instruments, mixture.shape, system.name)
+
+        # two voices of one instrument share one stem and the mean of their gains
+        by_instrument: dict[str, list[float]] = {}
+        for key, track in song.sources.items():
+            by_instrument.setdefault(track.instrument, []).append(gains[key])
+        stem_gains = {inst: float(np.mean(g)) for inst, g in by_instrument.items()}
+        stem_gains["mixture"] = 0.0
+
+        rate = int(self.cfg.input_sample_rate)
+        signal = adjust_level(remix(apply_gains(stems, rate, stem_gains)), gains.values())
+        signal = self._hearing_aid()(signal, listener)
+        path = self.output_path(item, out_dir)
+        clipped = save_task_output(path, signal, rate, int(self.cfg.remix_sample_rate), bool(self.cfg.soft_clip))
+        record = {**item.fields, "output": str(path), "clipped_samples": clipped, "family": _family(song)}
+        if self.cfg.evaluate.sdr and "mixture" not in stems:
+            record["sdr"] = self._song_sdr(ds, song, stems, Path(out_dir).parent / "sdr", system.name)
+        return record
+
+    def _song_sdr(self, ds: MusicDataset, song: Song, stems: dict, memo_dir: Path, system: str) -> float:
+        """Median SDR over the song's instruments, memoised per (system, segment): listeners share it."""
+        references = ds.load_instrument_stems(song)
+        path = memo_dir / f"{content_key(stems[song.instruments[0]], song.instruments, system)}.json"
+        if path.exists():
+            return json.loads(path.read_text())["median"]
+        per_stem = museval_sdr(references, {k: stems[k] for k in references}, ds.sample_rate)
+        result = {"song": song.name, "per_stem": per_stem, "median": median_sdr(per_stem)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f)
+        os.replace(tmp, path)
+        return result["median"]
+
+    def reference(self, item: WorkItem) -> tuple[np.ndarray, np.ndarray]:
+        """(reference mixture before the hearing aid, reference after it), both (n, 2) at 44.1 kHz."""
+        song, listener, gains = self._item_context(item)
+        ds = self.dataset(self.cfg.split)
+        sources = {}
+        for key, track in song.sources.items():
+            # the scored segment is the mixture's, as the challenge rules define it
+            sources[key] = ds.load_track(Track(track.instrument, track.path, song.mixture.start, song.mixture.duration))
+        rate = int(self.cfg.input_sample_rate)
+        mixture = adjust_level(remix(apply_gains(sources, rate, gains)), gains.values())
+        if not np.any(mixture):
+            raise InputError(f"scene {item.fields['scene']}", "reference is silent")
+        return mixture, self._hearing_aid()(mixture, listener)
+
+    def evaluate(self, item: WorkItem, out_dir: Path, enhanced: dict) -> dict:
+        _, listener, _ = self._item_context(item)
+        path = self.output_path(item, out_dir)
+        processed = read_audio(path, int(self.cfg.remix_sample_rate), channels=2)
+        ref_mixture, reference = self.reference(item)
+        rate, haaqi_rate = int(self.cfg.input_sample_rate), int(self.cfg.HAAQI_sample_rate)
+        rng = legacy_rng(item.fields["scene"]) if self.cfg.evaluate.set_random_seed else None
+        scores = {}
+        for i, ear in enumerate(EARS):
+            scores[f"{ear}_haaqi"] = compute_haaqi(
+                resample(processed[:, i], int(self.cfg.remix_sample_rate), haaqi_rate),
+                resample(reference[:, i], rate, haaqi_rate),
+                haaqi_rate,
+                haaqi_rate,
+                listener.audiogram(ear),
+                equalisation=int(self.cfg.evaluate.equalisation),
+                level1=65 - 20 * np.log10(compute_rms(ref_mixture[:, i])),
+                seed=rng,
+                backend=self.cfg.evaluate.haaqi.backend,
+            )
+        scores["avg_haaqi"] = float(np.mean([scores["left_haaqi"], scores["right_haaqi"]]))
+        return {**item.fields, **scores, "family": enhanced.get("family"), "sdr": enhanced.get("sdr")}
+
+    def summary_columns(self) -> list[str]:
+        return ["left_haaqi", "right_haaqi", "sdr"]
+
+
+def _family(song: Song) -> str:
+    """Strings or winds by the majority of the song's sources; a tie is 'mixed' (seed 003's
+    Table 2 splits its set into string and wind subsets without saying how)."""
+    fams = [family(t.instrument) for t in song.sources.values()]
+    strings, winds = fams.count("strings"), fams.count("winds")
+    return "strings" if strings > winds else "winds" if winds > strings else "mixed"
+
+
+def _check_stems(stems: dict, wanted: list[str], shape: tuple, system: str) -> None:
+    where = f"system {system!r}"
+    if set(stems) != {"mixture"} and set(stems) != set(wanted):
+        raise InputError(where, f"returned stems {sorted(stems)}, expected {sorted(wanted)} or ['mixture']")
+    for name, stem in stems.items():
+        if stem.shape != shape:
+            raise InputError(where, f"stem {name!r} has shape {stem.shape}, the mixture {shape}")
+        if not np.all(np.isfinite(stem)):
+            raise InputError(where, f"stem {name!r} contains NaN or infinite samples")
+
+
+TASK = Cad2Task2
