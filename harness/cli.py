@@ -60,7 +60,7 @@ def _systems(args) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)
     try:
         if args.list:
             print(list_all())

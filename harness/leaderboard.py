@@ -80,7 +80,7 @@ def plot(board: pd.DataFrame, primary: str, path: Path, title: str = "") -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(board)))
+    fig, ax = plt.subplots(figsize=(6, 1.5 + 0.4 * len(board)))
     order = board.iloc[::-1]
     ax.barh(order["system"], order[primary], xerr=order["ci95"].fillna(0), color="#4c72b0", capsize=3)
     ax.set_xlabel(f"{primary} (mean, 95% CI)")

@@ -53,6 +53,13 @@ def load_config(recipe: Recipe, overrides: list[str] = (), data_root: str | None
     """recipe.yaml + `key=value` overrides, with paths made absolute against `cwd`."""
     cfg = OmegaConf.load(recipe.directory / "recipe.yaml")
     OmegaConf.set_struct(cfg, False)
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if "=" not in item or not key:
+            raise HarnessError(f"bad override {item!r}: write key=value (e.g. evaluate.haaqi.backend=fast)")
+        # a typo must not pass silently; systems.<name>.* is open for any system's options
+        if not key.startswith("systems.") and OmegaConf.select(cfg, key, default="__missing__") == "__missing__":
+            raise HarnessError(f"bad override {item!r}: {recipe.task_id} has no setting {key!r}")
     try:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except Exception as err:

@@ -51,6 +51,18 @@ class ResultsFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists() or self.path.stat().st_size == 0:
             self.append({"header": header})
+        else:
+            self._end_torn_line()
+
+    def _end_torn_line(self) -> None:
+        """A kill in the middle of a write leaves a line without its newline: end it, so the
+        next record starts on a line of its own (the torn fragment is then skipped on read)."""
+        with self.path.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+        if torn:
+            with self.path.open("ab") as f:
+                f.write(b"\n")
 
     def append(self, record: dict) -> None:
         line = (json.dumps(_clean(record), sort_keys=True) + "\n").encode()

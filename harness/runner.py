@@ -163,7 +163,8 @@ def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item,
             fields = task.evaluate(item, exp / "enhanced", enhanced or {})
         record = {"status": "ok", **fields}
     except Exception as err:  # recorded, never fatal: the run goes on with the other items
-        detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+        # our own errors are already one clear line; anything else keeps its type for context
+        detail = str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
         record = {"status": "failed", "error": detail, **item.fields}
         if os.environ.get("CADENZA_DEBUG"):
             record["traceback"] = traceback.format_exc()

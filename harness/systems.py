@@ -23,6 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from harness.errors import HarnessError
+
 ENTRY_POINT_GROUP = "cadenza_harness.systems"
 
 
@@ -104,7 +106,7 @@ _REGISTRY: dict[str, SystemSpec] = {}
 _LOADED = False
 
 
-class UnknownSystemError(KeyError):
+class UnknownSystemError(HarnessError, KeyError):
     def __str__(self) -> str:  # KeyError quotes its message; we want a plain sentence
         return str(self.args[0])
 

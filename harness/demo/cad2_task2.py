@@ -108,7 +108,7 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
 
 def make_demo(root: Path, **overrides) -> Path:
     """Write the demo dataset under `root` (skipped when the same settings are already there)."""
-    settings = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    settings = {**DEFAULTS, **overrides}
     root = Path(root)
     marker = root / ".demo-complete.json"
     if marker.exists() and json.loads(marker.read_text()) == settings:
@@ -119,6 +119,7 @@ def make_demo(root: Path, **overrides) -> Path:
     rng = np.random.default_rng(settings["seed"])
     gains: dict = {}
     _write_split(root, "train", rng, settings["train_songs"], settings["train_seconds"], None, 10000, gains, settings)
+    # segment_seconds None: the scored segment is the whole song
     _write_split(root, "valid", rng, settings["valid_songs"], settings["valid_seconds"],
                  settings["segment_seconds"], 50000, gains, settings)
     (root / "metadata" / "gains.json").write_text(json.dumps(gains, indent=2))

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up a fresh machine (Python >= 3.11 with pip, Debian's apt) for the harness and its tests.
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# ffmpeg: museval imports musdb/stempeg, which look for it at import time.
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+ldconfig -p 2>/dev/null | grep -q libsndfile || need_apt+=(libsndfile1)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PIP="python3 -m pip install -q --disable-pip-version-check"
+# torch first: 2.13.0 is a local CPU wheel here; any other version pulls CUDA packages.
+python3 -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null || $PIP torch==2.13.0
+$PIP -e ".[test,lyrics,cluster]"
+echo "setup: ok"
