@@ -4,38 +4,49 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.cache import content_key
 from harness.errors import InputError
 from harness.systems import RunContext, register
 
 
 @register("oracle", kind="separator", description="ground-truth stems of the scored segment (upper bound)")
 class Oracle:
-    """Looks the mixture up among the split's songs and returns their true stems.
+    """Finds the mixture among the split's songs and returns their true stems.
 
-    The harness hands a separator only the mixture, so the oracle indexes the split's mixture
-    segments by content once per process. A requested source that is not a stem of the song
-    (e.g. `accompaniment`) is the sum of the song's stems that were not requested.
+    The harness hands a separator only the mixture, which a task may have rescaled (CAD2 task 1
+    normalises it to -40 LUFS first), so the oracle matches it by least squares against the
+    split's mixture segments of the same length and returns the stems with the same gain. A
+    requested source that is not a stem of the song (e.g. `accompaniment`) is the sum of the
+    song's stems that were not requested.
     """
 
     name = "oracle"
     sample_rate = 44100
+    tolerance = 1e-4  # relative residual of a match: a gain apart, the same samples
 
     def __init__(self, cfg=None):
-        self._songs: dict[str, tuple] = {}
+        self._songs: dict[int, list[tuple]] = {}
 
     def prepare(self, ctx: RunContext) -> None:
         ds = ctx.dataset(ctx.cfg.split)
         self.sample_rate = ds.sample_rate
         for song in ds.songs.values():
-            self._songs[content_key(ds.load_track(song.mixture), [], "")] = (ds, song)
+            mixture = ds.load_track(song.mixture).astype(np.float64)
+            self._songs.setdefault(mixture.shape[0], []).append((mixture, ds, song))
+
+    def _find(self, mixture: np.ndarray):
+        x = mixture.astype(np.float64)
+        for candidate, ds, song in self._songs.get(x.shape[0], []):
+            energy = np.sum(candidate**2)
+            if candidate.shape != x.shape or energy == 0:
+                continue
+            gain = np.sum(x * candidate) / energy
+            if np.sum((x - gain * candidate) ** 2) <= self.tolerance**2 * np.sum(x**2):
+                return gain, ds, song
+        raise InputError("oracle", "this mixture is not a segment of any song of the split")
 
     def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
-        key = content_key(mixture, [], "")
-        if key not in self._songs:
-            raise InputError("oracle", "this mixture is not a segment of any song of the split")
-        ds, song = self._songs[key]
-        stems = ds.load_instrument_stems(song)
+        gain, ds, song = self._find(mixture)
+        stems = {k: (gain * v).astype(np.float32) for k, v in ds.load_instrument_stems(song).items()}
         out = {s: stems[s] for s in sources if s in stems}
         rest = [s for s in sources if s not in stems]
         if len(rest) > 1:

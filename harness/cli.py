@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from harness import leaderboard
 from harness import systems as registry
 from harness.errors import HarnessError
 from harness.recipe import discover, load_config, make_task, select
@@ -88,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_one(recipe, cfg, name, options, stages)
                 ran += 1
             if args.stage in ("all", "merge", "leaderboard"):
-                print(leaderboard.write(Path(cfg.path.exp_root) / recipe.task_id, task.primary_metric,
-                                        task.summary_columns(), task.breakdown, task.lower_is_better,
-                                        cfg.get("title", recipe.task_id)))
+                print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
         if not ran and args.stage != "leaderboard":
             raise HarnessError(f"none of {names} runs on any task of {args.recipe!r}")
         return 0

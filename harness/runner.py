@@ -156,7 +156,7 @@ def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item,
     exp = Path(exp_dir)
     try:
         task = _task(recipe_dir, cfg_yaml)
-        if stage == "enhance":
+        if stage in ("enhance", "fit"):
             system = _system(task, recipe_dir, cfg_yaml, system_name, exp)
             fields = task.enhance(item, system, exp / "enhanced")
         else:
@@ -199,14 +199,23 @@ class Run:
         (self.exp_dir / "config.yaml").write_text(self.cfg_yaml)
 
     def train(self) -> None:
+        """Train the system's trainable parts, then run the task's fit items and fit the task."""
         system, ctx = build_system(self.task, self.system_name, self.exp_dir)
         if any(hasattr(p, "train") for p in system.parts):
             self._log("training")
             system.train(ctx)
+        fit_items = self.task.fit_items()
+        if fit_items:
+            self.stage("fit", fit_items)
+            records = latest(read_records(self.results_dir, "fit"), self.hash)
+            keys = {it.key for it in fit_items}
+            self.task.fit([r for k, r in sorted(records.items()) if k in keys and r["status"] == "ok"], self.exp_dir)
 
-    def stage(self, stage: str) -> dict:
-        """Run one of enhance/evaluate over this shard; returns counts."""
-        items = shard_items(self.task.work_items(), self.options.shard)
+    def stage(self, stage: str, items: list | None = None) -> dict:
+        """Run enhance, evaluate (or fit, on `items`) over this shard; returns counts."""
+        # the fit stage needs every training item, whatever shard this run is
+        k, n = (1, 1) if stage == "fit" else self.options.shard
+        items = shard_items(self.task.work_items() if items is None else items, (k, n))
         done = done_keys(self.results_dir, stage, self.hash) if self.options.resume else set()
         todo = [it for it in items if it.key not in done]
         enhanced = {}
@@ -217,7 +226,6 @@ class Run:
                 todo = [it for it in todo if it not in not_enhanced]
                 self._log(f"{len(not_enhanced)} item(s) have no enhanced output yet and are skipped "
                           f"(e.g. {not_enhanced[0].key}); run the enhance stage first")
-        k, n = self.options.shard
         results = ResultsFile(self.results_dir / f"{stage}-{k}of{n}.jsonl",
                               {"stage": stage, "system": self.system_name, "config_hash": self.hash,
                                "config": OmegaConf.to_container(self.cfg, resolve=True), "versions": package_versions()})

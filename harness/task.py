@@ -59,3 +59,17 @@ class Task:
     def summary_columns(self) -> list[str]:
         """Score columns the leaderboard averages besides the primary metric."""
         return []
+
+    # fitting on the training split (prediction tasks map raw scores to intelligibility) -------
+    def fit_items(self) -> list[WorkItem]:
+        """Items of the training split that the `train` stage runs through `enhance` before `fit`."""
+        return []
+
+    def fit(self, records: list[dict], exp_dir: Path) -> None:
+        """Fit what the task needs from the fit items' enhance records (written under exp_dir)."""
+
+    def write_leaderboard(self, exp_task_dir: Path) -> str:
+        from harness import leaderboard
+
+        return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
+                                 self.lower_is_better, self.cfg.get("title", self.task_id))
