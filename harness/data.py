@@ -104,3 +104,20 @@ class MusicDataset:
             inst = song.sources[key].instrument
             stems[inst] = stems[inst] + signal if inst in stems else signal
         return stems
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionItem:
+    """What an intelligibility predictor sees of one signal (CLIP-style tasks).
+
+    `signal` is what the listener heard (hearing-loss simulated in CLIP), `unprocessed` the same
+    excerpt before that simulation; both (n, 2) at `sample_rate`. `prompt` is the lyric text
+    (intrusive systems may use it), `hearing_loss` the listener's severity label.
+    """
+
+    signal_id: str
+    signal: np.ndarray
+    unprocessed: np.ndarray | None
+    sample_rate: int
+    prompt: str
+    hearing_loss: str = ""

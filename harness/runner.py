@@ -10,6 +10,7 @@ arrives, so finished work survives any failure or kill.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -137,8 +138,14 @@ class Chain:
         return signal
 
     def predict(self, item) -> float:
+        """Enhancers process the heard signal before the predictor scores it."""
         *enhancers, predictor = self.parts
-        return predictor.predict(item, enhancers) if enhancers else predictor.predict(item)
+        if enhancers:
+            signal = item.signal
+            for enhancer in enhancers:
+                signal = enhancer.enhance(signal, item.sample_rate)
+            item = dataclasses.replace(item, signal=signal)
+        return predictor.predict(item)
 
 
 def _system(task, recipe_dir: str, cfg_yaml: str, system_name: str, exp_dir: Path):
@@ -261,6 +268,7 @@ class Run:
         expected = [it.key for it in self.task.work_items()]
         table = merge(self.results_dir, expected, self.task.score_columns, self.hash, self.options.allow_partial)
         table.to_csv(self.exp_dir / "scores.csv", index=False)
+        self.task.export(table, self.exp_dir)
         self._log(f"merged {len(table)} of {len(expected)} items into {self.exp_dir / 'scores.csv'}")
         return table
 

@@ -68,8 +68,58 @@ class Task:
     def fit(self, records: list[dict], exp_dir: Path) -> None:
         """Fit what the task needs from the fit items' enhance records (written under exp_dir)."""
 
+    def export(self, scores, exp_dir: Path) -> None:
+        """Write what the challenge asks for beside scores.csv (e.g. a predictions CSV)."""
+
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         from harness import leaderboard
 
         return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
                                  self.lower_is_better, self.cfg.get("title", self.task_id))
+
+
+class SceneListenerTask(Task):
+    """An enhancement task whose items are the (scene, listener) pairs of `scene_listeners.<split>.json`,
+    with listeners and their compressor fittings in `listeners.<split>.json` and
+    `compressor_params.<split>.json`, all under `path.metadata_dir`."""
+
+    def __init__(self, cfg: Any, recipe_dir: Path):
+        super().__init__(cfg, recipe_dir)
+        self._cache: dict = {}
+
+    def meta(self, name: str) -> Path:
+        return Path(self.cfg.path.metadata_dir) / name
+
+    def cached(self, key, load):
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def listeners(self, split: str) -> dict:
+        from harness.metadata import load_listeners
+
+        return self.cached(("listeners", split), lambda: load_listeners(
+            self.meta(f"listeners.{split}.json"), self.meta(f"compressor_params.{split}.json")))
+
+    def hearing_aid(self):
+        from harness.chain import HearingAid
+
+        return self.cached("hearing_aid", lambda: HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate)))
+
+    def scene_listener_pairs(self, split: str, scenes: dict, scenes_file: Path) -> list[tuple[str, str]]:
+        """Validated (scene id, listener id) pairs, in file order."""
+        from harness.errors import InputError
+        from harness.metadata import load_json
+
+        path = self.meta(f"scene_listeners.{split}.json")
+        listeners = self.listeners(split)
+        pairs = []
+        for scene_id, listener_ids in self.cached(("scene_listeners", split), lambda: load_json(path, "scene-listener")).items():
+            where = f"{path} [{scene_id}]"
+            if scene_id not in scenes:
+                raise InputError(where, f"scene {scene_id!r} is not in {scenes_file.name}")
+            for lid in listener_ids:
+                if lid not in listeners:
+                    raise InputError(where, f"unknown listener {lid!r}")
+                pairs.append((scene_id, lid))
+        return pairs

@@ -18,66 +18,51 @@ Differences from pyclarity 0.9.0 main, following the challenge rules (notes/clar
 from __future__ import annotations
 
 import json
-import tempfile
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
-from clarity.utils.signal_processing import compute_rms
 
-from evaluators.haaqi import compute_haaqi
 from evaluators.sdr import median_sdr, museval_sdr
-from harness.audio import read_audio, resample, save_task_output
+from harness.audio import read_audio, save_task_output
 from harness.cache import content_key
-from harness.chain import EARS, HearingAid, adjust_level, apply_gains, remix
+from harness.chain import adjust_level, apply_gains, remix
 from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.demo.cad2_task2 import make_demo
 from harness.demo.instruments import family
 from harness.errors import InputError
-from harness.metadata import load_json, load_listeners, require
-from harness.task import Task, legacy_rng
+from harness.metadata import load_json, require
+from harness.scoring import haaqi_ears
+from harness.task import SceneListenerTask, legacy_rng
 
 
-class Cad2Task2(Task):
+class Cad2Task2(SceneListenerTask):
     task_id = "cad2/task2"
     accepts = ("separator",)
     score_columns = ["scene", "song", "listener", "left_haaqi", "right_haaqi", "avg_haaqi", "family", "sdr"]
     primary_metric = "avg_haaqi"
     breakdown = "family"
 
-    def __init__(self, cfg, recipe_dir):
-        super().__init__(cfg, recipe_dir)
-        self._cache: dict = {}
-
     # data -------------------------------------------------------------------------------------
     def make_demo(self, root: Path) -> None:
         make_demo(root, **dict(self.cfg.demo))
 
-    def _meta(self, name: str) -> Path:
-        return Path(self.cfg.path.metadata_dir) / name
-
     def _scenes_file(self, split: str) -> Path:
         # the official config names scenes.<split>.json; the Zenodo package ships scene.<split>.json
         for name in (f"scenes.{split}.json", f"scene.{split}.json"):
-            if self._meta(name).is_file():
-                return self._meta(name)
-        return self._meta(f"scenes.{split}.json")
+            if self.meta(name).is_file():
+                return self.meta(name)
+        return self.meta(f"scenes.{split}.json")
 
     def _load(self, what: str, split: str):
-        key = (what, split)
-        if key not in self._cache:
-            if what == "songs":
-                value = self._load_songs(self._meta(f"music.{split}.json"))
-            elif what == "listeners":
-                value = load_listeners(self._meta(f"listeners.{split}.json"), self._meta(f"compressor_params.{split}.json"))
-            elif what == "scenes":
-                value = load_json(self._scenes_file(split), "scenes")
-            elif what == "scene_listeners":
-                value = load_json(self._meta(f"scene_listeners.{split}.json"), "scene-listener")
-            else:  # gains, shared by the splits
-                value = load_json(self._meta("gains.json"), "gains")
-            self._cache[key] = value
-        return self._cache[key]
+        loaders = {
+            "songs": lambda: self._load_songs(self.meta(f"music.{split}.json")),
+            "listeners": lambda: self.listeners(split),
+            "scenes": lambda: load_json(self._scenes_file(split), "scenes"),
+            "gains": lambda: load_json(self.meta("gains.json"), "gains"),  # shared by the splits
+        }
+        return self.cached((what, split), loaders[what])
 
     @staticmethod
     def _load_songs(path: Path) -> dict[str, Song]:
@@ -101,27 +86,21 @@ class Cad2Task2(Task):
 
     def work_items(self) -> list[WorkItem]:
         split = self.cfg.split
-        scenes, pairs = self._load("scenes", split), self._load("scene_listeners", split)
-        songs, listeners, gains = self._load("songs", split), self._load("listeners", split), self._load("gains", split)
+        scenes, songs, gains = self._load("scenes", split), self._load("songs", split), self._load("gains", split)
         items = []
-        for scene_id, listener_ids in pairs.items():
-            where = f"{self._meta(f'scene_listeners.{split}.json')} [{scene_id}]"
-            if scene_id not in scenes:
-                raise InputError(where, f"scene {scene_id!r} is not in {self._scenes_file(split).name}")
+        for scene_id, lid in self.scene_listener_pairs(split, scenes, self._scenes_file(split)):
+            where = f"{self._scenes_file(split)} [{scene_id}]"
             scene = scenes[scene_id]
-            require(scene, ("music", "gain"), f"{self._scenes_file(split)} [{scene_id}]")
+            require(scene, ("music", "gain"), where)
             if scene["music"] not in songs:
-                raise InputError(f"{self._scenes_file(split)} [{scene_id}]", f"unknown song {scene['music']!r}")
+                raise InputError(where, f"unknown song {scene['music']!r}")
             if scene["gain"] not in gains:
-                raise InputError(f"{self._scenes_file(split)} [{scene_id}]", f"unknown gain set {scene['gain']!r}")
+                raise InputError(where, f"unknown gain set {scene['gain']!r}")
             song = songs[scene["music"]]
             missing = sorted(set(song.sources) - set(gains[scene["gain"]]))
             if missing:
-                raise InputError(f"{self._meta('gains.json')} [{scene['gain']}]", f"no gain for {missing} of song {song.name!r}")
-            for lid in listener_ids:
-                if lid not in listeners:
-                    raise InputError(where, f"unknown listener {lid!r}")
-                items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": song.name, "listener": lid}))
+                raise InputError(f"{self.meta('gains.json')} [{scene['gain']}]", f"no gain for {missing} of song {song.name!r}")
+            items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": song.name, "listener": lid}))
         return items
 
     def _item_context(self, item: WorkItem):
@@ -131,11 +110,6 @@ class Cad2Task2(Task):
         listener = self._load("listeners", split)[item.fields["listener"]]
         gains = {k: float(v) for k, v in self._load("gains", split)[scene["gain"]].items() if k in song.sources}
         return song, listener, gains
-
-    def _hearing_aid(self) -> HearingAid:
-        if "hearing_aid" not in self._cache:
-            self._cache["hearing_aid"] = HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate))
-        return self._cache["hearing_aid"]
 
     def output_path(self, item: WorkItem, out_dir: Path) -> Path:
         return Path(out_dir) / self.cfg.split / f"{item.fields['scene']}_{item.fields['listener']}_remix.flac"
@@ -157,7 +131,7 @@ class Cad2Task2(Task):
 
         rate = int(self.cfg.input_sample_rate)
         signal = adjust_level(remix(apply_gains(stems, rate, stem_gains)), gains.values())
-        signal = self._hearing_aid()(signal, listener)
+        signal = self.hearing_aid()(signal, listener)
         path = self.output_path(item, out_dir)
         clipped = save_task_output(path, signal, rate, int(self.cfg.remix_sample_rate), bool(self.cfg.soft_clip))
         record = {**item.fields, "output": str(path), "clipped_samples": clipped, "family": _family(song)}
@@ -192,29 +166,17 @@ class Cad2Task2(Task):
         mixture = adjust_level(remix(apply_gains(sources, rate, gains)), gains.values())
         if not np.any(mixture):
             raise InputError(f"scene {item.fields['scene']}", "reference is silent")
-        return mixture, self._hearing_aid()(mixture, listener)
+        return mixture, self.hearing_aid()(mixture, listener)
 
     def evaluate(self, item: WorkItem, out_dir: Path, enhanced: dict) -> dict:
         _, listener, _ = self._item_context(item)
-        path = self.output_path(item, out_dir)
-        processed = read_audio(path, int(self.cfg.remix_sample_rate), channels=2)
+        processed = read_audio(self.output_path(item, out_dir), int(self.cfg.remix_sample_rate), channels=2)
         ref_mixture, reference = self.reference(item)
-        rate, haaqi_rate = int(self.cfg.input_sample_rate), int(self.cfg.HAAQI_sample_rate)
         rng = legacy_rng(item.fields["scene"]) if self.cfg.evaluate.set_random_seed else None
-        scores = {}
-        for i, ear in enumerate(EARS):
-            scores[f"{ear}_haaqi"] = compute_haaqi(
-                resample(processed[:, i], int(self.cfg.remix_sample_rate), haaqi_rate),
-                resample(reference[:, i], rate, haaqi_rate),
-                haaqi_rate,
-                haaqi_rate,
-                listener.audiogram(ear),
-                equalisation=int(self.cfg.evaluate.equalisation),
-                level1=65 - 20 * np.log10(compute_rms(ref_mixture[:, i])),
-                seed=rng,
-                backend=self.cfg.evaluate.haaqi.backend,
-            )
-        scores["avg_haaqi"] = float(np.mean([scores["left_haaqi"], scores["right_haaqi"]]))
+        # level1 from the reference before the hearing aid, as the official evaluate
+        ears = haaqi_ears(processed, int(self.cfg.remix_sample_rate), reference, int(self.cfg.input_sample_rate),
+                          ref_mixture, listener, self.cfg, rng)
+        scores = {"left_haaqi": ears["left"], "right_haaqi": ears["right"], "avg_haaqi": float(np.mean(list(ears.values())))}
         return {**item.fields, **scores, "family": enhanced.get("family"), "sdr": enhanced.get("sdr")}
 
     def summary_columns(self) -> list[str]:
