@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
     p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
     p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
-    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard"))
+    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package"),
+                   help="package: validate a system's outputs and zip them as the challenge asks (not part of all)")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
     p.add_argument("--shard", default="1/1", help="k/n: run the k-th of n interleaved parts of the work list")
     p.add_argument("--backend", default="loky", choices=("loky", "dask", "sequential"))
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in runnable:
                 run_one(recipe, cfg, name, options, stages)
                 ran += 1
-            if args.stage in ("all", "merge", "leaderboard"):
+            if args.stage in ("all", "merge", "leaderboard"):  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
         if not ran and args.stage != "leaderboard":
             raise HarnessError(f"none of {names} runs on any task of {args.recipe!r}")
@@ -110,4 +111,6 @@ def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> None:
             failed += run.stage(stage)["failed"]
     if "merge" in stages:
         run.merge()
+    if "package" in stages:
+        run._log(f"submission written to {run.task.package(run.exp_dir)}")
     run._log(f"done in {time.perf_counter() - start:.1f} s" + (f", {failed} item(s) failed" if failed else ""))

@@ -68,6 +68,20 @@ class Task:
     def fit(self, records: list[dict], exp_dir: Path) -> None:
         """Fit what the task needs from the fit items' enhance records (written under exp_dir)."""
 
+    # submissions ------------------------------------------------------------------------------
+    def expected_outputs(self) -> list:
+        """The files a submission must hold (submissions.validate.ExpectedAudio), one per item."""
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"{self.task_id} has no submission format")
+
+    def package(self, exp_dir: Path) -> Path:
+        """Validate a system's outputs and zip them as the challenge names it."""
+        from submissions.package import package_audio
+
+        sub = self.cfg.submission
+        return package_audio(self, Path(exp_dir) / "enhanced", Path(exp_dir) / f"submission_{sub.team_id}_{sub.variant}.zip")
+
     def export(self, scores, exp_dir: Path) -> None:
         """Write what the challenge asks for beside scores.csv (e.g. a predictions CSV)."""
 

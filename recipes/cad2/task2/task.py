@@ -35,6 +35,7 @@ from harness.errors import InputError
 from harness.metadata import load_json, require
 from harness.scoring import haaqi_ears
 from harness.task import SceneListenerTask, legacy_rng
+from submissions.validate import ExpectedAudio
 
 
 class Cad2Task2(SceneListenerTask):
@@ -111,8 +112,18 @@ class Cad2Task2(SceneListenerTask):
         gains = {k: float(v) for k, v in self._load("gains", split)[scene["gain"]].items() if k in song.sources}
         return song, listener, gains
 
+    def output_name(self, item: WorkItem) -> str:
+        """The official name, inside the enhanced folder (and the submission)."""
+        return f"{self.cfg.split}/{item.fields['scene']}_{item.fields['listener']}_remix.flac"
+
     def output_path(self, item: WorkItem, out_dir: Path) -> Path:
-        return Path(out_dir) / self.cfg.split / f"{item.fields['scene']}_{item.fields['listener']}_remix.flac"
+        return Path(out_dir) / self.output_name(item)
+
+    def expected_outputs(self) -> list[ExpectedAudio]:
+        songs = self._load("songs", self.cfg.split)
+        rate = int(self.cfg.remix_sample_rate)
+        return [ExpectedAudio(self.output_name(it), rate, 2, _segment_seconds(songs[it.fields["song"]], self.dataset(self.cfg.split)))
+                for it in self.work_items()]
 
     # stages -----------------------------------------------------------------------------------
     def enhance(self, item: WorkItem, system, out_dir: Path) -> dict:
@@ -181,6 +192,15 @@ class Cad2Task2(SceneListenerTask):
 
     def summary_columns(self) -> list[str]:
         return ["left_haaqi", "right_haaqi", "sdr"]
+
+
+def _segment_seconds(song: Song, ds: MusicDataset) -> float:
+    if song.mixture.duration is not None:
+        return song.mixture.duration
+    import soundfile as sf
+
+    info = sf.info(str(ds.audio_root / song.mixture.path))
+    return info.frames / info.samplerate - song.mixture.start
 
 
 def _family(song: Song) -> str:

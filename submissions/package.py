@@ -1,0 +1,30 @@
+"""Packaging a system's outputs as the challenge asks, after validating them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from harness.errors import HarnessError
+from submissions.validate import check_audio
+
+
+def package_audio(task, enhanced_dir: Path, destination: Path, max_problems: int = 20) -> Path:
+    """Validate `enhanced_dir` against the task's expected outputs and zip it to `destination`."""
+    expected = task.expected_outputs()
+    problems = check_audio(enhanced_dir, expected)
+    if problems:
+        shown = "\n  ".join(problems[:max_problems])
+        more = f"\n  ... and {len(problems) - max_problems} more" if len(problems) > max_problems else ""
+        raise HarnessError(f"the submission in {enhanced_dir} is not valid ({len(problems)} problem(s)):\n  {shown}{more}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=destination.parent, suffix=".zip.part")
+    os.close(fd)
+    # FLAC is already compressed: store, don't deflate again
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for e in sorted(expected, key=lambda e: e.relative_path):
+            zf.write(enhanced_dir / e.relative_path, e.relative_path)
+    os.replace(tmp, destination)
+    return destination

@@ -1,0 +1,54 @@
+"""Checks that what a team hands in is what the organisers expect, before it is zipped.
+
+Each task lists the files it expects (`Task.expected_outputs`); this module checks each one
+(present, FLAC, 16-bit, sample rate, channels, length) and flags unexpected files, so a
+submission fails here, with every problem named, rather than at the organisers'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+
+@dataclass(frozen=True)
+class ExpectedAudio:
+    relative_path: str  # inside the submission
+    sample_rate: int
+    channels: int = 2
+    seconds: float | None = None  # None: any length
+    subtype: str = "PCM_16"
+
+
+def check_audio(root: Path, expected: list[ExpectedAudio], tolerance_s: float = 0.01) -> list[str]:
+    """Every problem of the files under `root` against `expected`; [] when all is well."""
+    root = Path(root)
+    problems = []
+    wanted = {e.relative_path for e in expected}
+    for e in expected:
+        path = root / e.relative_path
+        if not path.is_file():
+            problems.append(f"{e.relative_path}: missing")
+            continue
+        try:
+            info = sf.info(str(path))
+        except Exception as err:  # soundfile's own error types
+            problems.append(f"{e.relative_path}: unreadable ({err})")
+            continue
+        if info.format != "FLAC":
+            problems.append(f"{e.relative_path}: format {info.format}, expected FLAC")
+        if info.subtype != e.subtype:
+            problems.append(f"{e.relative_path}: sample format {info.subtype}, expected {e.subtype}")
+        if info.samplerate != e.sample_rate:
+            problems.append(f"{e.relative_path}: sample rate {info.samplerate} Hz, expected {e.sample_rate} Hz")
+        if info.channels != e.channels:
+            problems.append(f"{e.relative_path}: {info.channels} channels, expected {e.channels}")
+        if e.seconds is not None and abs(info.frames / info.samplerate - e.seconds) > tolerance_s:
+            problems.append(f"{e.relative_path}: {info.frames / info.samplerate:.3f} s long, expected {e.seconds:.3f} s")
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel not in wanted:
+            problems.append(f"{rel}: not part of the submission")
+    return problems
