@@ -2,8 +2,9 @@
 
 Per-stem gains are LUFS-relative (pyloudnorm integrated loudness, -inf read as -80 LUFS),
 stems are summed, the level is adjusted for the average gain, and each ear goes through the
-listener's multiband compressor (pyclarity's, with the recipe's crossovers, attack, release
-and threshold, and the listener's ratio and make-up gain per band).
+listener's multiband compressor (pyclarity's, with its per-sample loop compiled: see
+harness/compressor.py; the recipe's crossovers, attack, release and threshold, and the
+listener's ratio and make-up gain per band).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 import pyloudnorm as pyln
-from clarity.enhancer.multiband_compressor import MultibandCompressor
 
+from harness.compressor import FastMultibandCompressor
 from harness.data import Listener
 from harness.errors import InputError
 
@@ -68,7 +69,7 @@ class HearingAid:
     def __init__(self, sample_rate: int, crossover_frequencies, attack, release, threshold):
         self.sample_rate = int(sample_rate)
         self.settings = dict(attack=list(attack), release=list(release), threshold=list(threshold))
-        self.compressor = MultibandCompressor(
+        self.compressor = FastMultibandCompressor(
             crossover_frequencies=list(crossover_frequencies), sample_rate=self.sample_rate
         )
 
