@@ -91,6 +91,28 @@ def plot(board: pd.DataFrame, primary: str, path: Path, title: str = "") -> None
     plt.close(fig)
 
 
+def plot_items(exp_task_dir: Path, systems: list[str], primary: str, path: Path, title: str = "") -> None:
+    """Per-item distribution of the primary metric for each system (box plot with the items as dots)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = [pd.to_numeric(pd.read_csv(Path(exp_task_dir) / s / "scores.csv")[primary], errors="coerce").dropna()
+              for s in systems]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.5 + 1.1 * len(systems)), 4))
+    ax.boxplot(values, showfliers=False)
+    for i, v in enumerate(values, 1):
+        ax.plot(np.full(len(v), i) + np.linspace(-0.15, 0.15, len(v)), v, "o", ms=3, alpha=0.6, color="#4c72b0")
+    ax.set_xticks(range(1, len(systems) + 1), systems, rotation=30, ha="right")
+    ax.set_ylabel(primary)
+    ax.set_title(title or f"{primary} per item", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write(exp_task_dir: Path, primary: str, extra=(), breakdown=None, lower_is_better=False, title="") -> str:
     board = build(exp_task_dir, primary, list(extra), breakdown, lower_is_better)
     text = to_markdown(board, primary, title)
@@ -100,4 +122,5 @@ def write(exp_task_dir: Path, primary: str, extra=(), breakdown=None, lower_is_b
     board.to_csv(exp_task_dir / "leaderboard.csv", index=False)
     if not board.empty:
         plot(board, primary, exp_task_dir / "plots" / "leaderboard.png", title)
+        plot_items(exp_task_dir, list(board["system"]), primary, exp_task_dir / "plots" / "per_item.png", title)
     return text
