@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exp-dir", help="experiment root (default: ./exp)")
     p.add_argument("--no-resume", action="store_true", help="redo items that are already done")
     p.add_argument("--allow-partial", action="store_true", help="merge even if items are missing or failed")
+    p.add_argument("--alone", action="store_true", help="run only the named systems, not those they are compared with")
     p.add_argument("--list", action="store_true", help="list recipes and systems")
     return p
 
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.exp_dir:
             overrides.append(f"path.exp_root={args.exp_dir}")
         names = _systems(args)
+        if not args.alone:
+            names = registry.with_comparisons(names)
         options = RunOptions(jobs=args.jobs, shard=parse_shard(args.shard), backend=args.backend,
                              scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
         stages = STAGES if args.stage == "all" else (args.stage,)

@@ -97,6 +97,7 @@ class SystemSpec:
     kind: str
     tasks: tuple[str, ...] | None  # None: every task of that kind
     description: str = ""
+    compare_with: tuple[str, ...] = ()  # systems run beside this one for its leaderboard (--alone skips them)
 
     def supports(self, task_id: str) -> bool:
         return self.tasks is None or task_id in self.tasks
@@ -111,13 +112,15 @@ class UnknownSystemError(HarnessError, KeyError):
         return str(self.args[0])
 
 
-def register(name: str, *, kind: str, tasks: tuple[str, ...] | None = None, description: str = ""):
+def register(name: str, *, kind: str, tasks: tuple[str, ...] | None = None, description: str = "",
+             compare_with: tuple[str, ...] = ()):
     """Class or function decorator adding a system factory to the registry."""
     if kind not in KINDS:
         raise ValueError(f"system {name!r}: kind must be one of {KINDS}, not {kind!r}")
 
     def decorate(factory):
-        _REGISTRY[name] = SystemSpec(name, factory, kind, tasks, description or (factory.__doc__ or "").strip().split("\n")[0])
+        _REGISTRY[name] = SystemSpec(name, factory, kind, tasks, description or (factory.__doc__ or "").strip().split("\n")[0],
+                                     tuple(compare_with))
         return factory
 
     return decorate
@@ -169,6 +172,17 @@ def chain_kind(name: str) -> str:
     if kinds[-1] == "predictor":
         return "predictor"
     return "separator" if kinds[0] == "separator" else "enhancer"
+
+
+def with_comparisons(names: list[str]) -> list[str]:
+    """`names` followed by the systems they are compared with, each once (comparisons run first,
+    so a chain's parts are trained and cached before the chain needs them)."""
+    out: list[str] = []
+    for name in names:
+        for other in (*spec(name).compare_with, name) if "+" not in name else (name,):
+            if other not in out:
+                out.append(other)
+    return out
 
 
 def supports(name: str, task_id: str) -> bool:
