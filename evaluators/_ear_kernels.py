@@ -96,8 +96,32 @@ def lowpass_gain(gain, b0, b1, a1, env, bm):
 
 
 @njit(cache=True)
-def ihc_adaptation(reference_db, basilar_membrane, delta, freq_sample):
-    """``eb.inner_hair_cell_adaptation`` on both rows (RC-circuit rapid/short-term adaptation)."""
+def compression_exponent(log_control, level1, knee, attn_ohc, ratio):
+    """eb.env_compress_basilar_membrane's gain in dB, divided by 20, for both rows.
+
+    `log_control` is log10(max(control, 1e-30)); the caller raises 10 to the result.
+    """
+    npts = log_control.shape[1]
+    out = np.empty((2, npts))
+    for r in range(2):
+        slope = 1 - (1 / ratio[r])
+        for n in range(npts):
+            logenv = level1 + 20 * log_control[r, n]
+            logenv = min(logenv, 100.0)
+            logenv = max(logenv, knee[r])
+            out[r, n] = (-attn_ohc[r] - (logenv - knee[r]) * slope) / 20
+    return out
+
+
+@njit(cache=True)
+def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, shift):
+    """eb.envelope_sl, eb.inner_hair_cell_adaptation, the threshold noise and the
+    group-delay shift, fused, on both rows.
+
+    `log_env` is log10(env + 1e-30) and `offset` level1 - IHC attenuation per row. The
+    noise is added before the shift (upstream order); outputs are delayed by `shift`
+    samples, zero filled. Returns (envelope dB SL, BM).
+    """
     dsmall = 1.0001
     delta = max(delta, dsmall)
     tau1 = 0.001 * 2
@@ -117,21 +141,24 @@ def ihc_adaptation(reference_db, basilar_membrane, delta, freq_sample):
     product_r1_r2_c1 = r_1 * r_2 * (c_1 / freq_sample_inverse)
     product_r2_r3_c2 = r_2 * r_3 * (c_2 / freq_sample_inverse)
     small = 1e-30
-    nsamp = reference_db.shape[1]
-    out_db = np.empty_like(reference_db)
-    out_bm = np.empty_like(reference_db)
+    nsamp = env.shape[1]
+    out_db = np.zeros((2, nsamp))
+    out_bm = np.zeros((2, nsamp))
     v_1 = np.zeros(2)
     v_2 = np.zeros(2)
-    for n in range(nsamp):
+    for n in range(nsamp - shift):
         for r in range(2):
-            v_0 = reference_db[r, n]
+            # dB SL envelope and the BM scaled to it (eb.envelope_sl)
+            v_0 = max(offset[r] + 20 * log_env[r, n], 0.0)
+            bm_sl = ((v_0 + small) / (env[r, n] + small)) * bm[r, n]
+            # IHC adaptation
             b_1 = v_0 * r_2 + product_r1_r2_c1 * v_1[r]
             b_2 = product_r2_r3_c2 * v_2[r]
             v_1[r] = denom * (a22 * b_1 - a12 * b_2)
             v_2[r] = denom * (-a21 * b_1 + a11 * b_2)
             out = max((v_0 - v_1[r]) * r_1_inv, 0.0)
-            out_db[r, n] = out
-            out_bm[r, n] = ((out + small) / (v_0 + small)) * basilar_membrane[r, n]
+            out_db[r, n + shift] = out
+            out_bm[r, n + shift] = ((out + small) / (v_0 + small)) * bm_sl + noise[r, n]
     return out_db, out_bm
 
 
@@ -206,7 +233,18 @@ def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small,
         br[n - 1 + maxlag - i] = b[i]
     for j in range(nl):
         acc[j] = 0.0
-    for i in range(n):
+    # Four samples per pass over the lags (same summation order, half the acc traffic).
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        a0 = a[i]
+        a1 = a[i + 1]
+        a2 = a[i + 2]
+        a3 = a[i + 3]
+        off = n - 1 - i
+        for j in range(nl):
+            acc[j] = (((acc[j] + a0 * br[off + j]) + a1 * br[off - 1 + j])
+                      + a2 * br[off - 2 + j]) + a3 * br[off - 3 + j]
+    for i in range(n4, n):
         ai = a[i]
         off = n - 1 - i
         for j in range(nl):
@@ -258,3 +296,15 @@ def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag):
         cov[k, nseg - 1] = c
         ms[k, nseg - 1] = mx
     return np.minimum(np.maximum(cov, 0.0), 1.0), ms * 2.0
+
+
+@njit(cache=True)
+def cross_spectrum_sum(ref_spec, out_spec):
+    """sum over blocks (axis 1) of conj(ref_spec) * out_spec, per row."""
+    nrow, nblock, nfreq = ref_spec.shape
+    total = np.zeros((nrow, nfreq), dtype=np.complex128)
+    for r in range(nrow):
+        for b in range(nblock):
+            for f in range(nfreq):
+                total[r, f] += ref_spec[r, b, f].conjugate() * out_spec[r, b, f]
+    return total

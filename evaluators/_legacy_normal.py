@@ -24,40 +24,63 @@ _S1, _S5, _S6, _S7, _S11, _S15, _S18 = _U(1), _U(5), _U(6), _U(7), _U(11), _U(15
 
 @njit(cache=True)
 def _twist(mt):
-    for i in range(_N):
-        y = (mt[i] & _UPPER) | (mt[(i + 1) % _N] & _LOWER)
-        v = mt[(i + _M) % _N] ^ (y >> _S1)
-        if y & _S1:
-            v ^= _MATRIX_A
-        mt[i] = v
+    """mt19937_gen, in three loops without wrap-around indexing so they vectorise."""
+    for i in range(_N - _M):
+        y = (mt[i] & _UPPER) | (mt[i + 1] & _LOWER)
+        mt[i] = mt[i + _M] ^ (y >> _S1) ^ ((y & _S1) * _MATRIX_A)
+    for i in range(_N - _M, _N - 1):
+        y = (mt[i] & _UPPER) | (mt[i + 1] & _LOWER)
+        mt[i] = mt[i + _M - _N] ^ (y >> _S1) ^ ((y & _S1) * _MATRIX_A)
+    y = (mt[_N - 1] & _UPPER) | (mt[0] & _LOWER)
+    mt[_N - 1] = mt[_M - 1] ^ (y >> _S1) ^ ((y & _S1) * _MATRIX_A)
 
 
 @njit(cache=True)
 def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
-    """Accepted (x1, x2, r2) of the polar method, as legacy_gauss draws them."""
-    words = np.empty(4, np.uint64)
-    for p in range(npairs):
-        while True:
-            for w in range(4):
-                if pos >= _N:
-                    _twist(mt)
-                    pos = 0
-                y = mt[pos]
-                pos += 1
-                y ^= y >> _S11
-                y ^= (y << _S7) & _T1
-                y ^= (y << _S15) & _T2
-                y ^= y >> _S18
-                words[w] = y
-            a = 2.0 * (((words[0] >> _S5) * 67108864.0 + (words[1] >> _S6)) / 9007199254740992.0) - 1.0
-            b = 2.0 * (((words[2] >> _S5) * 67108864.0 + (words[3] >> _S6)) / 9007199254740992.0) - 1.0
+    """Accepted (x1, x2, r2) of the polar method, as legacy_gauss draws them.
+
+    Works a twist block at a time: temper the block's words, then test 4-word candidates
+    with branch-free compaction. x1, x2, r2 need npairs + 1 entries. Returns the new pos.
+    """
+    words = np.empty(_N + 4, np.int64)
+    nw = 0
+    count = 0
+    while count < npairs:
+        if pos >= _N:
+            _twist(mt)
+            pos = 0
+        for i in range(pos, _N):
+            y = mt[i]
+            y ^= y >> _S11
+            y ^= (y << _S7) & _T1
+            y ^= (y << _S15) & _T2
+            y ^= y >> _S18
+            words[nw + i - pos] = np.int64(y)
+        nw += _N - pos
+        pos = _N
+        ncand = nw // 4
+        for c in range(ncand):
+            w = 4 * c
+            a = 2.0 * (((words[w] >> 5) * 67108864.0 + (words[w + 1] >> 6))
+                       / 9007199254740992.0) - 1.0
+            b = 2.0 * (((words[w + 2] >> 5) * 67108864.0 + (words[w + 3] >> 6))
+                       / 9007199254740992.0) - 1.0
             s = a * a + b * b
-            if s < 1.0 and s != 0.0:
-                break
-        x1[p] = a
-        x2[p] = b
-        r2[p] = s
+            x1[count] = a
+            x2[count] = b
+            r2[count] = s
+            count += (s < 1.0) & (s != 0.0)
+            if count == npairs:
+                # unconsumed words all come from the current block
+                return _N - (nw - w - 4)
+        rest = nw - 4 * ncand
+        for i in range(rest):
+            words[i] = words[4 * ncand + i]
+        nw = rest
     return pos
+
+
+_CHUNK = 1 << 15  # pairs per pass: buffers stay in cache
 
 
 def standard_normal(state: np.random.RandomState, shape) -> np.ndarray:
@@ -72,17 +95,24 @@ def standard_normal(state: np.random.RandomState, shape) -> np.ndarray:
         has_gauss, cached = 0, 0.0
     npairs = (total - start + 1) // 2
     mt = key.astype(np.uint64)
-    x1 = np.empty(npairs)
-    x2 = np.empty(npairs)
-    r2 = np.empty(npairs)
-    pos = _uniform_pairs(mt, pos, npairs, x1, x2, r2)
-    f = np.sqrt(-2.0 * np.log(r2) / r2)
-    first = f * x2
-    second = f * x1
-    out[start::2] = first
-    nsecond = total - start - npairs
-    out[start + 1::2] = second[:nsecond]
-    if nsecond < npairs:
-        has_gauss, cached = 1, float(second[-1])
+    x1 = np.empty(_CHUNK + 1)
+    x2 = np.empty(_CHUNK + 1)
+    r2 = np.empty(_CHUNK + 1)
+    f = np.empty(_CHUNK)
+    for first in range(0, npairs, _CHUNK):
+        count = min(_CHUNK, npairs - first)
+        pos = _uniform_pairs(mt, pos, count, x1, x2, r2)
+        # f = sqrt(-2 log(r2) / r2), as legacy_gauss
+        fc = f[:count]
+        np.log(r2[:count], out=fc)
+        np.multiply(-2.0, fc, out=fc)
+        np.divide(fc, r2[:count], out=fc)
+        np.sqrt(fc, out=fc)
+        lo = start + 2 * first
+        np.multiply(fc, x2[:count], out=out[lo:lo + 2 * count:2])
+        nsecond = min(count, total - lo - count)
+        np.multiply(fc[:nsecond], x1[:nsecond], out=out[lo + 1:lo + 2 * nsecond:2])
+        if nsecond < count:
+            has_gauss, cached = 1, float(fc[-1] * x1[count - 1])
     state.set_state(("MT19937", mt.astype(np.uint32), pos, has_gauss, cached))
     return out.reshape(shape)

@@ -30,6 +30,7 @@ from clarity.utils.audiogram import Audiogram
 from scipy.signal import butter, correlate, firwin, group_delay, lfilter
 
 from evaluators import _ear_kernels as k
+from evaluators import _legacy_normal as legacy_normal
 
 NCHAN = 32
 FS = 24000.0
@@ -134,31 +135,32 @@ def _bandwidth_adjust(control_rms, bandwidth_min, bandwidth_max, level1):
     return bandwidth_min + ((control_db - 50) / 50) * (bandwidth_max - bandwidth_min)
 
 
-def _align_delay(reference, output, lags):
-    """eb.envelope_align's delay: argmax of the correlation over its +-lags window only.
+def _align_delays(reference, output, lags):
+    """eb.envelope_align's delay for each row pair: the argmax of the correlation over its
+    +-lags window only.
 
-    sum_l reference[l] * output[l + d] for d in [-lags, lags - 1] via block FFTs (blocks of
-    the reference against zero-padded stretches of the output, spectra summed over blocks).
-    Search order and tie-breaking follow upstream (first maximum from d = lags - 1 down).
+    c(d) = sum_l reference[l] * output[l + d] for d in [-lags, lags - 1], by block FFTs:
+    blocks of the reference against zero-padded stretches of the output, cross spectra
+    summed over blocks. Search order and tie-breaking follow upstream (first maximum from
+    d = lags - 1 down; with fewer than `lags` samples the window has 2 * npts - 1 lags).
     """
-    npts = len(reference)
+    nrow, npts = reference.shape
     span = 2 * lags
-    size = 32768 if npts > 32768 else 1 << int(np.ceil(np.log2(npts + span)))
+    size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
     block = size - span + 1
     nblock = -(-npts // block)
-    ref = np.zeros(nblock * block)
-    ref[:npts] = reference
-    padded = np.zeros((nblock - 1) * block + size)
-    padded[lags:lags + npts] = output
+    ref = np.zeros((nrow, nblock * block))
+    ref[:, :npts] = reference
+    ref_spec = np.fft.rfft(ref.reshape(nrow, nblock, block), n=size, axis=-1)
+    padded = np.zeros((nrow, (nblock - 1) * block + size))
+    padded[:, lags:lags + npts] = output
+    step = padded.strides[1]
     segs = np.lib.stride_tricks.as_strided(
-        padded, shape=(nblock, size), strides=(block * padded.strides[0], padded.strides[0]))
-    spec = np.fft.rfft(ref.reshape(nblock, block), n=size, axis=1).conj()
-    spec *= np.fft.rfft(segs, axis=1)
-    corr = np.fft.irfft(spec.sum(axis=0), n=size)[:span]  # corr[d + lags]
-    # upstream's window: location 0 <-> d = lags - 1; with npts < lags it has 2*npts - 1
-    candidates = corr[::-1][: min(span, 2 * npts - 1)] if lags == npts else corr[::-1]
-    location = int(np.argmax(candidates))
-    return lags - location - 1
+        padded, shape=(nrow, nblock, size), strides=(padded.strides[0], block * step, step))
+    cross = k.cross_spectrum_sum(ref_spec, np.fft.rfft(segs, axis=-1))
+    corr = np.fft.irfft(cross, n=size, axis=-1)[:, :span]  # corr[:, d + lags]
+    window = corr[:, ::-1][:, : min(span, 2 * npts - 1)]  # location 0 <-> d = lags - 1
+    return lags - np.argmax(window, axis=1) - 1
 
 
 def _shift(signal, delay):
@@ -217,7 +219,12 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     delays = np.array([_group_delay(reference_bandwidth[n], center[n]) for n in range(NCHAN)])
     correct = delays.max() - delays
 
-    noise = (10 ** ((-10 - level1) / 20)) * rng.standard_normal((2, NCHAN, npts))
+    shape = (2, NCHAN, npts)
+    if isinstance(rng, np.random.RandomState):
+        noise = legacy_normal.standard_normal(rng, shape)
+    else:
+        noise = rng.standard_normal(shape)
+    noise *= 10 ** ((-10 - level1) / 20)
 
     attn_ohc = np.array([attn_ohc_x, attn_ohc_y])
     low_knee = np.array([low_knee_x, low_knee_y])
@@ -241,27 +248,22 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
-        knee = low_knee[:, n:n + 1]
-        logenv = np.maximum(control, SMALL)
-        logenv = level1 + 20 * np.log10(logenv)
-        logenv = np.minimum(logenv, 100)
-        logenv = np.maximum(logenv, knee)
-        gain = -attn_ohc[:, n:n + 1] - (logenv - knee) * (1 - (1 / ratio[:, n:n + 1]))
-        k.lowpass_gain(10 ** (gain / 20), gain_lp[0][0], gain_lp[0][1], gain_lp[1][1], env, bm)
+        log_control = np.log10(np.maximum(control, SMALL))
+        gain = k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
+                                      ratio[:, n])
+        k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
+                       gain_lp[1][1], env, bm)
 
         # Align the processed envelope and BM motion to the reference
-        env[1] = _shift(env[1], _align_delay(env[0], env[1], lags))
-        bm[1] = _shift(bm[1], _align_delay(bm[0], bm[1], lags))
+        env_delay, bm_delay = _align_delays(np.stack([env[0], bm[0]]),
+                                            np.stack([env[1], bm[1]]), lags)
+        env[1] = _shift(env[1], env_delay)
+        bm[1] = _shift(bm[1], bm_delay)
 
-        # dB SL (eb.envelope_sl), IHC adaptation, threshold noise, group delay
-        db = level1 - attn_ihc[:, n:n + 1] + 20 * np.log10(env + SMALL)
-        db = np.maximum(db, 0)
-        bm = ((db + SMALL) / (env + SMALL)) * bm
-        db, bm = k.ihc_adaptation(db, bm, 2, FS)
-        bm = bm + noise[:, n]
-        if correct[n]:
-            db = _shift(db, -int(correct[n]))
-            bm = _shift(bm, -int(correct[n]))
+        # dB SL, IHC adaptation, threshold noise, group delay correction
+        log_env = np.log10(env + SMALL)
+        db, bm = k.sl_ihc_noise_shift(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
+                                      noise[:, n], int(correct[n]))
         smooth.append(k.env_smooth(db, s_win, s_wsum, s_halfsum))
         cov, ms = k.bm_covary(bm[:1], bm[1:], *covary)
         covariance.append(cov[0])
