@@ -27,7 +27,7 @@ CASES = [
     ("music-tremolo-moderate", "music", 1.0, 24000, 24000, "moderate", 1, "tremolo"),
     ("music-unrelated-normal", "music", 1.0, 24000, 24000, "normal", 1, "unrelated"),
     ("music-eq2-moderate", "music", 1.0, 24000, 24000, "moderate", 2, "clip"),
-    ("music-eq2-severe", "music", 0.5, 24000, 24000, "severe", 2, "near"),
+    ("music-eq2-sloping", "music", 0.5, 24000, 24000, "sloping", 2, "near"),
     ("noise-near-mild", "noise", 1.0, 24000, 24000, "mild", 1, "near"),
     ("noise-lowpass-severe", "noise", 1.0, 24000, 24000, "severe", 1, "lowpass"),
     ("silence-music-mild", "silence", 1.5, 24000, 24000, "mild", 1, "delay_gain"),
@@ -64,6 +64,8 @@ def _signals(source, duration, processed_rate, reference_rate, kind):
 def test_fast_matches_pyclarity(case):
     _, source, duration, processed_rate, reference_rate, hearing, equalisation, kind = case
     processed, reference = _signals(source, duration, processed_rate, reference_rate, kind)
+    if hearing == "severe":  # +20 dB so that the severe loss still leaves audible bands
+        processed, reference = 10 * processed, 10 * reference
     args = (processed, reference, processed_rate, reference_rate, audiogram(hearing),
             equalisation)
     expected = compute_haaqi(*args, seed=7, backend="pyclarity")
