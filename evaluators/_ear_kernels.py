@@ -114,13 +114,16 @@ def compression_exponent(log_control, level1, knee, attn_ohc, ratio):
 
 
 @njit(cache=True)
-def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, shift):
-    """eb.envelope_sl, eb.inner_hair_cell_adaptation, the threshold noise and the
-    group-delay shift, fused, on both rows.
+def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, shift,
+                       env_align, bm_align, log_small):
+    """eb.envelope_align's shift, eb.envelope_sl, eb.inner_hair_cell_adaptation, the
+    threshold noise and the group-delay shift, fused, on both rows.
 
+    Row r reads env/log_env at n + env_align[r] and bm at n + bm_align[r] (zero, and
+    log10(1e-30) = `log_small`, outside the signal), as envelope_align's shifted copies.
     `log_env` is log10(env + 1e-30) and `offset` level1 - IHC attenuation per row. The
-    noise is added before the shift (upstream order); outputs are delayed by `shift`
-    samples, zero filled. Returns (envelope dB SL, BM).
+    noise is added before the group-delay shift (upstream order); outputs are delayed by
+    `shift` samples, zero filled. Returns (envelope dB SL, BM).
     """
     dsmall = 1.0001
     delta = max(delta, dsmall)
@@ -149,8 +152,17 @@ def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, shif
     for n in range(nsamp - shift):
         for r in range(2):
             # dB SL envelope and the BM scaled to it (eb.envelope_sl)
-            v_0 = max(offset[r] + 20 * log_env[r, n], 0.0)
-            bm_sl = ((v_0 + small) / (env[r, n] + small)) * bm[r, n]
+            m = n + env_align[r]
+            if 0 <= m < nsamp:
+                e = env[r, m]
+                log_e = log_env[r, m]
+            else:
+                e = 0.0
+                log_e = log_small
+            m = n + bm_align[r]
+            b = bm[r, m] if 0 <= m < nsamp else 0.0
+            v_0 = max(offset[r] + 20 * log_e, 0.0)
+            bm_sl = ((v_0 + small) / (e + small)) * b
             # IHC adaptation
             b_1 = v_0 * r_2 + product_r1_r2_c1 * v_1[r]
             b_2 = product_r2_r3_c2 * v_2[r]

@@ -136,7 +136,7 @@ def _bandwidth_adjust(control_rms, bandwidth_min, bandwidth_max, level1):
 
 
 def _align_delays(reference, output, lags):
-    """eb.envelope_align's delay for each row pair: the argmax of the correlation over its
+    """eb.envelope_align's delay for each pair of equal-length rows: the argmax of the correlation over its
     +-lags window only.
 
     c(d) = sum_l reference[l] * output[l + d] for d in [-lags, lags - 1], by block FFTs:
@@ -144,16 +144,18 @@ def _align_delays(reference, output, lags):
     summed over blocks. Search order and tie-breaking follow upstream (first maximum from
     d = lags - 1 down; with fewer than `lags` samples the window has 2 * npts - 1 lags).
     """
-    nrow, npts = reference.shape
+    nrow, npts = len(reference), len(reference[0])
     span = 2 * lags
     size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
     block = size - span + 1
     nblock = -(-npts // block)
     ref = np.zeros((nrow, nblock * block))
-    ref[:, :npts] = reference
+    for r in range(nrow):
+        ref[r, :npts] = reference[r]
     ref_spec = np.fft.rfft(ref.reshape(nrow, nblock, block), n=size, axis=-1)
     padded = np.zeros((nrow, (nblock - 1) * block + size))
-    padded[:, lags:lags + npts] = output
+    for r in range(nrow):
+        padded[r, lags:lags + npts] = output[r]
     step = padded.strides[1]
     segs = np.lib.stride_tricks.as_strided(
         padded, shape=(nrow, nblock, size), strides=(padded.strides[0], block * step, step))
@@ -161,17 +163,6 @@ def _align_delays(reference, output, lags):
     corr = np.fft.irfft(cross, n=size, axis=-1)[:, :span]  # corr[:, d + lags]
     window = corr[:, ::-1][:, : min(span, 2 * npts - 1)]  # location 0 <-> d = lags - 1
     return lags - np.argmax(window, axis=1) - 1
-
-
-def _shift(signal, delay):
-    """Shift rows of `signal` by `delay` samples, zero filled (positive = advance)."""
-    out = np.zeros_like(signal)
-    npts = signal.shape[-1]
-    if delay > 0:
-        out[..., : npts - delay] = signal[..., delay:]
-    else:
-        out[..., -delay:] = signal[..., : npts + delay]
-    return out
 
 
 def preprocess(reference, reference_freq, processed, processed_freq, levels, itype):
@@ -188,6 +179,25 @@ def preprocess(reference, reference_freq, processed, processed_freq, levels, ity
     return lfilter(*me_hp, lfilter(*me_lp, mid, axis=1), axis=1)
 
 
+@functools.lru_cache(maxsize=256)
+def _delay_candidates(reference_levels: tuple) -> tuple:
+    """Bands that can have the largest gammatone group delay, whatever the signal.
+
+    A band's reference bandwidth lies between its loss bandwidth and the maximum one, so
+    its integer group delay lies between the delays at those two bandwidths; only bands
+    whose largest possible delay reaches every band's smallest one can set the maximum.
+    """
+    center, bandwidth_max = _channel_constants()
+    bandwidth_min = _loss(reference_levels)[1]
+    lowest = [_group_delay(bandwidth_max[n], center[n]) for n in range(NCHAN)]
+    highest = [_group_delay(bandwidth_min[n], center[n]) for n in range(NCHAN)]
+    return tuple(n for n in range(NCHAN) if highest[n] >= max(lowest))
+
+
+class _DelayBoundMissed(Exception):
+    """A band's group delay exceeded the maximum assumed from the candidate bands."""
+
+
 def ear_features(reference, reference_freq, processed, processed_freq, levels, itype,
                  level1, rng):
     """Ear model plus the per-band reductions HAAQI needs.
@@ -196,29 +206,9 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     reference mean square (32, nseg_bm) from bm_covary, reference_sl, processed_sl).
     """
     levels = tuple(float(v) for v in levels)
-    center, bandwidth_max = _channel_constants()
-    attn_ohc_y, bw_min_y, low_knee_y, cr_y, attn_ihc_y = _loss(levels)
-    loss_x = _loss(tuple(0.0 for _ in levels)) if itype == 0 else _loss(levels)
-    attn_ohc_x, bw_min_x, low_knee_x, cr_x, attn_ihc_x = loss_x
-
+    levels_x = tuple(0.0 for _ in levels) if itype == 0 else levels
     mid = preprocess(reference, reference_freq, processed, processed_freq, levels, itype)
     npts = mid.shape[1]
-    _, _, gain_lp, (s_win, s_wsum, s_halfsum), covary = _filters()
-    tpt = 2 * np.pi / FS
-    control_coefs = _gammatone_coefs(bandwidth_max, center)
-
-    # Reference bandwidths of every band first: they set the group-delay correction.
-    reference_bandwidth = np.empty(NCHAN)
-    pair = np.stack([mid[0], mid[0]])
-    for n in range(0, NCHAN, 2):
-        control, _ = k.gammatone(pair, tpt, center[n:n + 2], control_coefs[n:n + 2], False)
-        for m in range(2):
-            reference_bandwidth[n + m] = _bandwidth_adjust(
-                np.sqrt(np.mean(control[m] ** 2)), bw_min_x[n + m], bandwidth_max[n + m],
-                level1)
-    delays = np.array([_group_delay(reference_bandwidth[n], center[n]) for n in range(NCHAN)])
-    correct = delays.max() - delays
-
     shape = (2, NCHAN, npts)
     if isinstance(rng, np.random.RandomState):
         noise = legacy_normal.standard_normal(rng, shape)
@@ -226,23 +216,62 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
         noise = rng.standard_normal(shape)
     noise *= 10 ** ((-10 - level1) / 20)
 
+    # The group-delay correction needs the largest delay over bands before any band can
+    # be finished; only a few low bands can have it, so run their control paths first.
+    center, bandwidth_max = _channel_constants()
+    bandwidth_min_x = _loss(levels_x)[1]
+    controls = {n: _control(mid, n) for n in _delay_candidates(levels_x)}
+    max_delay = max(
+        _group_delay(_bandwidth_adjust(np.sqrt(np.mean(c[0] ** 2)), bandwidth_min_x[n],
+                                       bandwidth_max[n], level1), center[n])
+        for n, c in controls.items())
+    try:
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls)
+    except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
+        max_delay = max(
+            _group_delay(_bandwidth_adjust(np.sqrt(np.mean(_control(mid, n)[0] ** 2)),
+                                           bandwidth_min_x[n], bandwidth_max[n], level1),
+                         center[n])
+            for n in range(NCHAN))
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, {})
+
+
+def _control(mid, n):
+    """Control-path (widest filter) envelopes of both signals in band n."""
+    center, bandwidth_max = _channel_constants()
+    both = np.full(2, center[n])
+    return k.gammatone(mid, 2 * np.pi / FS, both,
+                       _gammatone_coefs(np.full(2, bandwidth_max[n]), both), False)[0]
+
+
+def _bands(mid, levels, levels_x, level1, noise, max_delay, controls):
+    """The per-band ear model and reductions (see ear_features)."""
+    center, bandwidth_max = _channel_constants()
+    attn_ohc_y, bw_min_y, low_knee_y, cr_y, attn_ihc_y = _loss(levels)
+    attn_ohc_x, bw_min_x, low_knee_x, cr_x, attn_ihc_x = _loss(levels_x)
     attn_ohc = np.array([attn_ohc_x, attn_ohc_y])
     low_knee = np.array([low_knee_x, low_knee_y])
     ratio = np.array([cr_x, cr_y])
     attn_ihc = np.array([attn_ihc_x, attn_ihc_y])
+    _, _, gain_lp, (s_win, s_wsum, s_halfsum), covary = _filters()
+    npts = mid.shape[1]
+    tpt = 2 * np.pi / FS
+    lags = min(int(np.rint(0.001 * 100 * FS)), npts)
+    log_small = np.log10(SMALL)
     average = np.empty((2, NCHAN))
     control_average = np.empty((2, NCHAN))
     smooth = []
     covariance = []
     mean_square = []
-    lags = min(int(np.rint(0.001 * 100 * FS)), npts)
     for n in range(NCHAN):
-        both = np.full(2, center[n])
-        control, _ = k.gammatone(mid, tpt, both, np.repeat(control_coefs[n:n + 1], 2, axis=0),
-                                 False)
+        control = controls[n] if n in controls else _control(mid, n)
         control_rms = np.sqrt(np.mean(control**2, axis=1))
-        bandwidths = (reference_bandwidth[n],
+        bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
                       _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
+        shift = max_delay - _group_delay(bandwidths[0], center[n])
+        if shift < 0:
+            raise _DelayBoundMissed
+        both = np.full(2, center[n])
         env, bm = k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), True)
         average[:, n] = np.sqrt(np.mean(env**2, axis=1))
         control_average[:, n] = control_rms
@@ -254,16 +283,14 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
         k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
                        gain_lp[1][1], env, bm)
 
-        # Align the processed envelope and BM motion to the reference
-        env_delay, bm_delay = _align_delays(np.stack([env[0], bm[0]]),
-                                            np.stack([env[1], bm[1]]), lags)
-        env[1] = _shift(env[1], env_delay)
-        bm[1] = _shift(bm[1], bm_delay)
+        # Delays aligning the processed envelope and BM motion to the reference
+        env_delay, bm_delay = _align_delays((env[0], bm[0]), (env[1], bm[1]), lags)
 
-        # dB SL, IHC adaptation, threshold noise, group delay correction
+        # Alignment, dB SL, IHC adaptation, threshold noise, group delay correction
         log_env = np.log10(env + SMALL)
         db, bm = k.sl_ihc_noise_shift(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
-                                      noise[:, n], int(correct[n]))
+                                      noise[:, n], shift, np.array([0, env_delay]),
+                                      np.array([0, bm_delay]), log_small)
         smooth.append(k.env_smooth(db, s_win, s_wsum, s_halfsum))
         cov, ms = k.bm_covary(bm[:1], bm[1:], *covary)
         covariance.append(cov[0])
