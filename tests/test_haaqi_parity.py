@@ -134,3 +134,15 @@ def test_torch_backend_matches_pyclarity():
     expected = compute_haaqi(*args, seed=9, backend="pyclarity")
     got = compute_haaqi(*args, seed=9, backend="torch")
     assert abs(got - expected) <= TOLERANCE
+
+
+def test_group_delay_fallback_gives_the_same_score(monkeypatch):
+    """If the candidate bands missed the largest group delay, the full search is used."""
+    from evaluators import ear_model
+
+    reference = music(0.5, 24000)
+    processed = distort(reference, 24000, "clip")
+    args = (processed, reference, 24000, 24000, audiogram("mild"), 1)
+    expected = compute_haaqi(*args, seed=2)
+    monkeypatch.setattr(ear_model, "_delay_candidates", lambda levels: (20,))
+    assert compute_haaqi(*args, seed=2) == expected
