@@ -198,13 +198,31 @@ class _DelayBoundMissed(Exception):
     """A band's group delay exceeded the maximum assumed from the candidate bands."""
 
 
+class Stages:
+    """The band stages a backend may replace: envelope_align's lag search, env_smooth and
+    bm_covary (numpy/numba here; ``haaqi_torch.TorchStages`` runs them in torch)."""
+
+    def align_delays(self, reference, output, lags):
+        return _align_delays(reference, output, lags)
+
+    def env_smooth(self, db):
+        window, wsum, halfsum = _filters()[3]
+        return k.env_smooth(db, window, wsum, halfsum)
+
+    def bm_covary(self, reference_bm, processed_bm):
+        cov, ms = k.bm_covary(reference_bm[None], processed_bm[None], *_filters()[4])
+        return cov[0], ms[0]
+
+
 def ear_features(reference, reference_freq, processed, processed_freq, levels, itype,
-                 level1, rng):
+                 level1, rng, stages=None):
     """Ear model plus the per-band reductions HAAQI needs.
 
     Returns (smooth (2, 32, nseg_env) dB SL envelopes at 250 Hz, cross-covariance and
     reference mean square (32, nseg_bm) from bm_covary, reference_sl, processed_sl).
+    `stages` (default ``Stages()``) supplies the replaceable band stages.
     """
+    stages = stages or Stages()
     levels = tuple(float(v) for v in levels)
     levels_x = tuple(0.0 for _ in levels) if itype == 0 else levels
     mid = preprocess(reference, reference_freq, processed, processed_freq, levels, itype)
@@ -226,14 +244,14 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
                                        bandwidth_max[n], level1), center[n])
         for n, c in controls.items())
     try:
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls)
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages)
     except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
         max_delay = max(
             _group_delay(_bandwidth_adjust(np.sqrt(np.mean(_control(mid, n)[0] ** 2)),
                                            bandwidth_min_x[n], bandwidth_max[n], level1),
                          center[n])
             for n in range(NCHAN))
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, {})
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages)
 
 
 def _control(mid, n):
@@ -244,7 +262,7 @@ def _control(mid, n):
                        _gammatone_coefs(np.full(2, bandwidth_max[n]), both), False)[0]
 
 
-def _bands(mid, levels, levels_x, level1, noise, max_delay, controls):
+def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages):
     """The per-band ear model and reductions (see ear_features)."""
     center, bandwidth_max = _channel_constants()
     attn_ohc_y, bw_min_y, low_knee_y, cr_y, attn_ihc_y = _loss(levels)
@@ -253,7 +271,7 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls):
     low_knee = np.array([low_knee_x, low_knee_y])
     ratio = np.array([cr_x, cr_y])
     attn_ihc = np.array([attn_ihc_x, attn_ihc_y])
-    _, _, gain_lp, (s_win, s_wsum, s_halfsum), covary = _filters()
+    gain_lp = _filters()[2]
     npts = mid.shape[1]
     tpt = 2 * np.pi / FS
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
@@ -284,17 +302,17 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls):
                        gain_lp[1][1], env, bm)
 
         # Delays aligning the processed envelope and BM motion to the reference
-        env_delay, bm_delay = _align_delays((env[0], bm[0]), (env[1], bm[1]), lags)
+        env_delay, bm_delay = stages.align_delays((env[0], bm[0]), (env[1], bm[1]), lags)
 
         # Alignment, dB SL, IHC adaptation, threshold noise, group delay correction
         log_env = np.log10(env + SMALL)
         db, bm = k.sl_ihc_noise_shift(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
                                       noise[:, n], shift, np.array([0, env_delay]),
                                       np.array([0, bm_delay]), log_small)
-        smooth.append(k.env_smooth(db, s_win, s_wsum, s_halfsum))
-        cov, ms = k.bm_covary(bm[:1], bm[1:], *covary)
-        covariance.append(cov[0])
-        mean_square.append(ms[0])
+        smooth.append(stages.env_smooth(db))
+        cov, ms = stages.bm_covary(bm[0], bm[1])
+        covariance.append(cov)
+        mean_square.append(ms)
 
     reference_sl = eb.convert_rms_to_sl(average[0], control_average[0], attn_ohc_x, low_knee_x,
                                         cr_x, attn_ihc_x, level1)
