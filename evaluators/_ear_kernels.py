@@ -114,10 +114,10 @@ def compression_exponent(log_control, level1, knee, attn_ohc, ratio):
 
 
 @njit(cache=True)
-def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, shift,
-                       env_align, bm_align, log_small):
+def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain,
+                       shift, env_align, bm_align, log_small):
     """eb.envelope_align's shift, eb.envelope_sl, eb.inner_hair_cell_adaptation, the
-    threshold noise and the group-delay shift, fused, on both rows.
+    threshold noise (noise_gain * noise) and the group-delay shift, fused, on both rows.
 
     Row r reads env/log_env at n + env_align[r] and bm at n + bm_align[r] (zero, and
     log10(1e-30) = `log_small`, outside the signal), as envelope_align's shifted copies.
@@ -170,7 +170,8 @@ def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, shif
             v_2[r] = denom * (-a21 * b_1 + a11 * b_2)
             out = max((v_0 - v_1[r]) * r_1_inv, 0.0)
             out_db[r, n + shift] = out
-            out_bm[r, n + shift] = ((out + small) / (v_0 + small)) * bm_sl + noise[r, n]
+            out_bm[r, n + shift] = (((out + small) / (v_0 + small)) * bm_sl
+                                    + noise_gain * noise[r, n])
     return out_db, out_bm
 
 

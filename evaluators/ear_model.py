@@ -232,7 +232,6 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
         noise = legacy_normal.standard_normal(rng, shape)
     else:
         noise = rng.standard_normal(shape)
-    noise *= 10 ** ((-10 - level1) / 20)
 
     # The group-delay correction needs the largest delay over bands before any band can
     # be finished; only a few low bands can have it, so run their control paths first.
@@ -276,14 +275,16 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages):
     tpt = 2 * np.pi / FS
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
     log_small = np.log10(SMALL)
+    noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
+    work = np.empty((2, npts))
     average = np.empty((2, NCHAN))
     control_average = np.empty((2, NCHAN))
     smooth = []
     covariance = []
     mean_square = []
     for n in range(NCHAN):
-        control = controls[n] if n in controls else _control(mid, n)
-        control_rms = np.sqrt(np.mean(control**2, axis=1))
+        control = controls.pop(n) if n in controls else _control(mid, n)
+        control_rms = np.sqrt(np.mean(np.square(control, out=work), axis=1))
         bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
                       _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
         shift = max_delay - _group_delay(bandwidths[0], center[n])
@@ -291,11 +292,11 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages):
             raise _DelayBoundMissed
         both = np.full(2, center[n])
         env, bm = k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), True)
-        average[:, n] = np.sqrt(np.mean(env**2, axis=1))
+        average[:, n] = np.sqrt(np.mean(np.square(env, out=work), axis=1))
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
-        log_control = np.log10(np.maximum(control, SMALL))
+        log_control = np.log10(np.maximum(control, SMALL, out=control), out=control)
         gain = k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
                                       ratio[:, n])
         k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
@@ -305,9 +306,9 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages):
         env_delay, bm_delay = stages.align_delays((env[0], bm[0]), (env[1], bm[1]), lags)
 
         # Alignment, dB SL, IHC adaptation, threshold noise, group delay correction
-        log_env = np.log10(env + SMALL)
+        log_env = np.log10(np.add(env, SMALL, out=work), out=work)
         db, bm = k.sl_ihc_noise_shift(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
-                                      noise[:, n], shift, np.array([0, env_delay]),
+                                      noise[:, n], noise_gain, shift, np.array([0, env_delay]),
                                       np.array([0, bm_delay]), log_small)
         smooth.append(stages.env_smooth(db))
         cov, ms = stages.bm_covary(bm[0], bm[1])
