@@ -213,8 +213,13 @@ def env_smooth(env, window, wsum, halfsum):
 
 
 @njit(cache=True)
-def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small, buf, acc):
-    """Windowed, zero-mean segment cross-covariance (max |lag| <= maxlag) and MS levels."""
+def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small, threshold,
+                 buf, acc):
+    """Windowed, zero-mean segment cross-covariance (max |lag| <= maxlag) and MS levels.
+
+    The covariance is only computed (else 0) when the reference level sqrt(2 MS) exceeds
+    `threshold`: ave_covary2 gives every other tile zero weight.
+    """
     a = buf[0]
     b = buf[1]
     br = buf[2]
@@ -236,6 +241,8 @@ def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small,
         sy += b[i] * b[i]
     ms_x = sx * inv_sum2
     ms_y = sy * inv_sum2
+    if not np.sqrt(ms_x * 2.0) > threshold:
+        return 0.0, ms_x, ms_y
     nl = 2 * maxlag + 1
     # correlate(a, b)[lag] = sum_i a[i] * b[i - lag], lag in [-maxlag, maxlag], summed in
     # ascending i. br is b reversed and zero padded by maxlag, so for fixed i the lags read
@@ -275,10 +282,12 @@ def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small,
 
 
 @njit(cache=True)
-def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag):
+def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag, threshold):
     """``eb.bm_covary`` on each row pair: segment cross-covariance and reference MS level.
 
-    Returns (cross_covariance clipped to [0, 1], 2 * reference mean square).
+    Returns (cross_covariance clipped to [0, 1], 2 * reference mean square). Tiles whose
+    reference level sqrt(2 MS) does not exceed `threshold` (ave_covary2's silence threshold)
+    get covariance 0 without computing it, since ave_covary2 weights them by 0.
     """
     small = 1.0e-30
     nwin = window.shape[0]
@@ -293,19 +302,19 @@ def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag):
         xk = x[k]
         yk = y[k]
         c, mx, _ = _segment_cov(xk, yk, 0, window, nhalf, nhalf, half_corr, half_sum2,
-                                maxlag, small, buf, acc)
+                                maxlag, small, threshold, buf, acc)
         cov[k, 0] = c
         ms[k, 0] = mx
         nstart = 0
         for n in range(1, nseg - 1):
             nstart += nhalf
             c, mx, _ = _segment_cov(xk, yk, nstart, window, 0, nwin, win_corr, win_sum2,
-                                    maxlag, small, buf, acc)
+                                    maxlag, small, threshold, buf, acc)
             cov[k, n] = c
             ms[k, n] = mx
         nstart += nhalf
         c, mx, _ = _segment_cov(xk, yk, nstart, window, 0, nhalf, half_corr, half_sum2,
-                                maxlag, small, buf, acc)
+                                maxlag, small, threshold, buf, acc)
         cov[k, nseg - 1] = c
         ms[k, nseg - 1] = mx
     return np.minimum(np.maximum(cov, 0.0), 1.0), ms * 2.0

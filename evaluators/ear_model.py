@@ -209,18 +209,22 @@ class Stages:
         window, wsum, halfsum = _filters()[3]
         return k.env_smooth(db, window, wsum, halfsum)
 
-    def bm_covary(self, reference_bm, processed_bm):
-        cov, ms = k.bm_covary(reference_bm[None], processed_bm[None], *_filters()[4])
+    def bm_covary(self, reference_bm, processed_bm, threshold):
+        """Cross-covariance and 2 x reference MS per segment; covariances of tiles at or
+        below `threshold` (which ave_covary2 ignores) may be left at 0."""
+        cov, ms = k.bm_covary(reference_bm[None], processed_bm[None], *_filters()[4],
+                              threshold)
         return cov[0], ms[0]
 
 
 def ear_features(reference, reference_freq, processed, processed_freq, levels, itype,
-                 level1, rng, stages=None):
+                 level1, rng, stages=None, silence_threshold=2.5):
     """Ear model plus the per-band reductions HAAQI needs.
 
     Returns (smooth (2, 32, nseg_env) dB SL envelopes at 250 Hz, cross-covariance and
     reference mean square (32, nseg_bm) from bm_covary, reference_sl, processed_sl).
-    `stages` (default ``Stages()``) supplies the replaceable band stages.
+    `stages` (default ``Stages()``) supplies the replaceable band stages;
+    `silence_threshold` is ave_covary2's, used to skip covariances it will ignore.
     """
     stages = stages or Stages()
     levels = tuple(float(v) for v in levels)
@@ -243,14 +247,16 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
                                        bandwidth_max[n], level1), center[n])
         for n, c in controls.items())
     try:
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages)
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+                      silence_threshold)
     except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
         max_delay = max(
             _group_delay(_bandwidth_adjust(np.sqrt(np.mean(_control(mid, n)[0] ** 2)),
                                            bandwidth_min_x[n], bandwidth_max[n], level1),
                          center[n])
             for n in range(NCHAN))
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages)
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages,
+                      silence_threshold)
 
 
 def _control(mid, n):
@@ -261,7 +267,8 @@ def _control(mid, n):
                        _gammatone_coefs(np.full(2, bandwidth_max[n]), both), False)[0]
 
 
-def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages):
+def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+           silence_threshold):
     """The per-band ear model and reductions (see ear_features)."""
     center, bandwidth_max = _channel_constants()
     attn_ohc_y, bw_min_y, low_knee_y, cr_y, attn_ihc_y = _loss(levels)
@@ -311,7 +318,7 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages):
                                       noise[:, n], noise_gain, shift, np.array([0, env_delay]),
                                       np.array([0, bm_delay]), log_small)
         smooth.append(stages.env_smooth(db))
-        cov, ms = stages.bm_covary(bm[0], bm[1])
+        cov, ms = stages.bm_covary(bm[0], bm[1], silence_threshold)
         covariance.append(cov)
         mean_square.append(ms)
 

@@ -128,7 +128,7 @@ def haaqi_v1(
     audiogram = audiogram.resample(HAAQI_AUDIOGRAM_FREQUENCIES)
     smooth, covariance, mean_square, reference_sl, processed_sl = ear_model.ear_features(
         reference, reference_freq, processed, processed_freq, audiogram.levels, equalisation,
-        level1, rng)
+        level1, rng, silence_threshold=silence_threshold)
     cepstral_high = ear_model.melcor9_high(smooth[0], smooth[1], silence_threshold,
                                            add_noise, rng)
     return _combine(cepstral_high, covariance, mean_square, reference_sl, processed_sl,

@@ -77,8 +77,9 @@ class TorchStages(ear_model.Stages):
         last = x[:, start:start + nhalf] @ window[:nhalf] / halfsum
         return torch.cat([first[:, None], middle, last[:, None]], dim=1).cpu().numpy()
 
-    def bm_covary(self, reference_bm, processed_bm):
-        """eb.bm_covary for one band: (cross-covariance in [0, 1], 2 x reference MS)."""
+    def bm_covary(self, reference_bm, processed_bm, threshold):
+        """eb.bm_covary for one band: (cross-covariance in [0, 1], 2 x reference MS); all
+        tiles are computed (`threshold` is not needed)."""
         (_, _, _, window, win_corr, half_corr, win_sum2, half_sum2,
          maxlag) = self._windows
         x = self._tensor(reference_bm)
@@ -137,7 +138,7 @@ def haaqi_v1(
     audiogram = audiogram.resample(HAAQI_AUDIOGRAM_FREQUENCIES)
     smooth, covariance, mean_square, reference_sl, processed_sl = ear_model.ear_features(
         reference, reference_freq, processed, processed_freq, audiogram.levels, equalisation,
-        level1, rng, stages=TorchStages(device))
+        level1, rng, stages=TorchStages(device), silence_threshold=silence_threshold)
     cepstral_high = ear_model.melcor9_high(smooth[0], smooth[1], silence_threshold,
                                            add_noise, rng)
     return _combine(cepstral_high, covariance, mean_square, reference_sl, processed_sl,
