@@ -114,16 +114,18 @@ def compression_exponent(log_control, level1, knee, attn_ohc, ratio):
 
 
 @njit(cache=True)
-def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain,
-                       shift, env_align, bm_align, log_small):
-    """eb.envelope_align's shift, eb.envelope_sl, eb.inner_hair_cell_adaptation, the
-    threshold noise (noise_gain * noise) and the group-delay shift, fused, on both rows.
+def sl_ihc(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain, shift,
+           env_delay, log_small):
+    """eb.envelope_sl and eb.inner_hair_cell_adaptation for both rows (reference,
+    processed), with the processed envelope aligned, the group-delay shift, and the
+    reference BM finished (threshold noise noise_gain * noise added before the shift).
 
-    Row r reads env/log_env at n + env_align[r] and bm at n + bm_align[r] (zero, and
-    log10(1e-30) = `log_small`, outside the signal), as envelope_align's shifted copies.
-    `log_env` is log10(env + 1e-30) and `offset` level1 - IHC attenuation per row. The
-    noise is added before the group-delay shift (upstream order); outputs are delayed by
-    `shift` samples, zero filled. Returns (envelope dB SL, BM).
+    The processed row reads env/log_env at n + env_delay (zero, and log10(1e-30) =
+    `log_small`, outside the signal), as envelope_align's shifted copy. `log_env` is
+    log10(env + 1e-30) and `offset` level1 - IHC attenuation per row. Outputs are delayed
+    by `shift` samples, zero filled. Returns (envelope dB SL (2, N), reference BM (N),
+    processed BM gains (2, N)): the processed BM is finished by ``processed_bm`` once its
+    own alignment is known, as gains[1] * (gains[0] * aligned BM), upstream's order.
     """
     dsmall = 1.0001
     delta = max(delta, dsmall)
@@ -146,23 +148,22 @@ def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, nois
     small = 1e-30
     nsamp = env.shape[1]
     out_db = np.zeros((2, nsamp))
-    out_bm = np.zeros((2, nsamp))
+    out_bm = np.zeros(nsamp)
+    gains = np.zeros((2, nsamp))
     v_1 = np.zeros(2)
     v_2 = np.zeros(2)
     for n in range(nsamp - shift):
         for r in range(2):
-            # dB SL envelope and the BM scaled to it (eb.envelope_sl)
-            m = n + env_align[r]
+            # dB SL envelope and the BM gain to it (eb.envelope_sl)
+            m = n + env_delay * r
             if 0 <= m < nsamp:
                 e = env[r, m]
                 log_e = log_env[r, m]
             else:
                 e = 0.0
                 log_e = log_small
-            m = n + bm_align[r]
-            b = bm[r, m] if 0 <= m < nsamp else 0.0
             v_0 = max(offset[r] + 20 * log_e, 0.0)
-            bm_sl = ((v_0 + small) / (e + small)) * b
+            sl_gain = (v_0 + small) / (e + small)
             # IHC adaptation
             b_1 = v_0 * r_2 + product_r1_r2_c1 * v_1[r]
             b_2 = product_r2_r3_c2 * v_2[r]
@@ -170,9 +171,26 @@ def sl_ihc_noise_shift(env, bm, log_env, offset, delta, freq_sample, noise, nois
             v_2[r] = denom * (-a21 * b_1 + a11 * b_2)
             out = max((v_0 - v_1[r]) * r_1_inv, 0.0)
             out_db[r, n + shift] = out
-            out_bm[r, n + shift] = (((out + small) / (v_0 + small)) * bm_sl
-                                    + noise_gain * noise[r, n])
-    return out_db, out_bm
+            ihc_gain = (out + small) / (v_0 + small)
+            if r == 0:
+                out_bm[n + shift] = ihc_gain * (sl_gain * bm[0, n]) + noise_gain * noise[0, n]
+            else:
+                gains[0, n] = sl_gain
+                gains[1, n] = ihc_gain
+    return out_db, out_bm, gains
+
+
+@njit(cache=True)
+def processed_bm(bm, gains, bm_delay, noise, noise_gain, shift):
+    """Finish the processed BM from sl_ihc's gains: aligned by `bm_delay` (zero outside),
+    scaled, threshold noise added, delayed by `shift` samples."""
+    nsamp = bm.shape[0]
+    out = np.zeros(nsamp)
+    for n in range(nsamp - shift):
+        m = n + bm_delay
+        b = bm[m] if 0 <= m < nsamp else 0.0
+        out[n + shift] = gains[1, n] * (gains[0, n] * b) + noise_gain * noise[n]
+    return out
 
 
 @njit(cache=True)

@@ -209,6 +209,10 @@ class Stages:
         window, wsum, halfsum = _filters()[3]
         return k.env_smooth(db, window, wsum, halfsum)
 
+    def reference_levels(self, reference_bm):
+        """bm_covary's 2 x reference MS per segment, without the covariances."""
+        return k.bm_covary(reference_bm[None], reference_bm[None], *_filters()[4], np.inf)[1][0]
+
     def bm_covary(self, reference_bm, processed_bm, threshold):
         """Cross-covariance and 2 x reference MS per segment; covariances of tiles at or
         below `threshold` (which ave_covary2 ignores) may be left at 0."""
@@ -309,16 +313,23 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
                        gain_lp[1][1], env, bm)
 
-        # Delays aligning the processed envelope and BM motion to the reference
-        env_delay, bm_delay = stages.align_delays((env[0], bm[0]), (env[1], bm[1]), lags)
-
-        # Alignment, dB SL, IHC adaptation, threshold noise, group delay correction
+        # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
+        (env_delay,) = stages.align_delays((env[0],), (env[1],), lags)
         log_env = np.log10(np.add(env, SMALL, out=work), out=work)
-        db, bm = k.sl_ihc_noise_shift(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
-                                      noise[:, n], noise_gain, shift, np.array([0, env_delay]),
-                                      np.array([0, bm_delay]), log_small)
+        db, reference_bm, gains = k.sl_ihc(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
+                                           noise[:, n], noise_gain, shift, env_delay,
+                                           log_small)
         smooth.append(stages.env_smooth(db))
-        cov, ms = stages.bm_covary(bm[0], bm[1], silence_threshold)
+
+        # Segment covariances, only where ave_covary2 will use them: a band whose
+        # reference never exceeds the threshold needs neither the BM alignment nor them.
+        ms = stages.reference_levels(reference_bm)
+        cov = np.zeros_like(ms)
+        if np.any(np.sqrt(ms) > silence_threshold):
+            (bm_delay,) = stages.align_delays((bm[0],), (bm[1],), lags)
+            cov, ms = stages.bm_covary(
+                reference_bm, k.processed_bm(bm[1], gains, bm_delay, noise[1, n], noise_gain,
+                                             shift), silence_threshold)
         covariance.append(cov)
         mean_square.append(ms)
 

@@ -77,6 +77,25 @@ class TorchStages(ear_model.Stages):
         last = x[:, start:start + nhalf] @ window[:nhalf] / halfsum
         return torch.cat([first[:, None], middle, last[:, None]], dim=1).cpu().numpy()
 
+    def reference_levels(self, reference_bm):
+        """bm_covary's 2 x reference MS per segment."""
+        window, _, _, win_sum2, half_sum2, _ = ear_model._filters()[4]
+        x = self._tensor(reference_bm)
+        window = self._tensor(window)
+        nwin = window.shape[0]
+        nhalf = nwin // 2
+        nseg = int(1 + np.floor(x.shape[-1] / nwin) + np.floor((x.shape[-1] - nwin / 2) / nwin))
+        start = (nseg - 1) * nhalf
+        parts = [(x[None, :nhalf], window[nhalf:], half_sum2),
+                 (x.unfold(-1, nwin, nhalf)[1:nseg - 1], window, win_sum2),
+                 (x[None, start:start + nhalf], window[:nhalf], half_sum2)]
+        levels = []
+        for segs, win, inv_sum2 in parts:
+            a = segs * win
+            a = a - a.mean(dim=1, keepdim=True)
+            levels.append((a * a).sum(dim=1) * inv_sum2)
+        return (2.0 * torch.cat(levels)).cpu().numpy()
+
     def bm_covary(self, reference_bm, processed_bm, threshold):
         """eb.bm_covary for one band: (cross-covariance in [0, 1], 2 x reference MS); all
         tiles are computed (`threshold` is not needed)."""
