@@ -19,7 +19,8 @@ def gammatone(x, tpt, center_freq, coefs, want_bm):
     Row r uses carrier frequency center_freq[r] and coefs[r] = (a1, a2, a3, a4, a5, gain).
     The carriers are eb.gammatone_bandwidth_demodulation's 2-D rotation, generated inline;
     the IIR is scipy.signal.lfilter's direct form II transposed with b = [1, a1, a5, 0, 0],
-    a = [1, -a1, -a2, -a3, -a4]. Both rows run in one loop so their recursions overlap.
+    a = [1, -a1, -a2, -a3, -a4], less its products with 1 and 0 (which change at most the
+    sign of a zero). Both rows run in one loop so their recursions overlap.
     Returns (envelope, bm); bm is empty when ``want_bm`` is False.
     """
     npts = x.shape[1]
@@ -49,32 +50,32 @@ def gammatone(x, tpt, center_freq, coefs, want_bm):
         xv = x[0, n]
         xr = xv * co0
         xi = xv * so0
-        yr = r0_0 + 1.0 * xr
+        yr = r0_0 + xr
         r0_0 = r1_0 + xr * b1_0 - yr * c1_0
         r1_0 = r2_0 + xr * b2_0 - yr * c2_0
-        r2_0 = r3_0 + xr * 0.0 - yr * c3_0
-        r3_0 = xr * 0.0 - yr * c4_0
-        yi = i0_0 + 1.0 * xi
+        r2_0 = r3_0 - yr * c3_0
+        r3_0 = -(yr * c4_0)
+        yi = i0_0 + xi
         i0_0 = i1_0 + xi * b1_0 - yi * c1_0
         i1_0 = i2_0 + xi * b2_0 - yi * c2_0
-        i2_0 = i3_0 + xi * 0.0 - yi * c3_0
-        i3_0 = xi * 0.0 - yi * c4_0
+        i2_0 = i3_0 - yi * c3_0
+        i3_0 = -(yi * c4_0)
         env[0, n] = g0 * np.sqrt(yr * yr + yi * yi)
         if want_bm:
             bm[0, n] = g0 * (yr * co0 + yi * so0)
         xv = x[1, n]
         xr = xv * co1
         xi = xv * so1
-        yr = r0_1 + 1.0 * xr
+        yr = r0_1 + xr
         r0_1 = r1_1 + xr * b1_1 - yr * c1_1
         r1_1 = r2_1 + xr * b2_1 - yr * c2_1
-        r2_1 = r3_1 + xr * 0.0 - yr * c3_1
-        r3_1 = xr * 0.0 - yr * c4_1
-        yi = i0_1 + 1.0 * xi
+        r2_1 = r3_1 - yr * c3_1
+        r3_1 = -(yr * c4_1)
+        yi = i0_1 + xi
         i0_1 = i1_1 + xi * b1_1 - yi * c1_1
         i1_1 = i2_1 + xi * b2_1 - yi * c2_1
-        i2_1 = i3_1 + xi * 0.0 - yi * c3_1
-        i3_1 = xi * 0.0 - yi * c4_1
+        i2_1 = i3_1 - yi * c3_1
+        i3_1 = -(yi * c4_1)
         env[1, n] = g1 * np.sqrt(yr * yr + yi * yi)
         if want_bm:
             bm[1, n] = g1 * (yr * co1 + yi * so1)
