@@ -1,22 +1,30 @@
 """Vectorised Kates ear model and HAAQI feature stages (the ``fast`` HAAQI backend).
 
-Same steps and constants as ``clarity.evaluator.haspi.eb.ear_model`` followed by the
-``haaqi_v1`` feature stages; differences are only in how the work is organised:
+Same steps, constants and operation order as ``clarity.evaluator.haspi.eb.ear_model``
+followed by the ``haaqi_v1`` feature stages; what differs is how the work is organised:
 
 * signal-independent coefficients (centre frequencies, loss parameters, NAL-R FIR, filter
-  designs, windows) are computed once and cached;
-* the per-sample recursions (carriers, gammatone IIRs, IHC adaptation) and the segment
-  loops of ``env_smooth`` and ``bm_covary`` run in numba (``_ear_kernels``) while the
-  log/exp steps stay in numpy, both signals of a channel processed together;
-* ``envelope_align`` only computes the +-100 ms of lags it searches (block FFT
-  correlation) instead of a full-length correlation;
-* the group-delay correction is applied per channel as soon as that channel is done, so
-  the 32 x N envelope/BM matrices are never stored.  It needs every channel's reference
-  bandwidth first, so the reference control path is run once more up front.
+  designs, windows, modulation filters) are computed once and cached;
+* the per-sample recursions (gammatone carriers and IIRs, OHC gain low-pass, IHC
+  adaptation) and the segment loops of ``env_smooth`` and ``bm_covary`` run in numba
+  (``_ear_kernels``), the reference and processed signals of a band side by side; the
+  log/exp steps stay in numpy, whose SIMD versions are what pyclarity uses;
+* ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs) instead
+  of a full-length correlation, which made upstream super-linear in the length;
+* each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
+  so no 32 x N matrices are kept. The group-delay correction needs the largest delay over
+  bands first; only a few low bands can hold it (``_delay_candidates``), so just their
+  control paths run up front, with a full search as a fallback;
+* work whose result HAAQI never reads is skipped: the lag search of bm_covary tiles at or
+  below the silence threshold, and the BM alignment and covariances of bands whose
+  reference never exceeds it (ave_covary2 gives all of them zero weight).
 
 The added threshold noise is drawn from the caller's generator in upstream order
-(reference bands then processed bands, then melcor9's two zero-weighted draws), so a
-``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws.
+(reference bands, processed bands, then melcor9's two zero-weighted draws), so a
+``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws. Scores then
+match pyclarity's to rounding; the remaining sources are the FFT sizes of the alignment
+correlation (only an exact tie could move its argmax), the vectorised ``log`` in
+``_legacy_normal`` and the summation order of the segment sums.
 """
 
 from __future__ import annotations
@@ -136,8 +144,8 @@ def _bandwidth_adjust(control_rms, bandwidth_min, bandwidth_max, level1):
 
 
 def _align_delays(reference, output, lags):
-    """eb.envelope_align's delay for each pair of equal-length rows: the argmax of the correlation over its
-    +-lags window only.
+    """eb.envelope_align's delay for each pair of equal-length rows: the argmax of the
+    correlation over its +-lags window only.
 
     c(d) = sum_l reference[l] * output[l + d] for d in [-lags, lags - 1], by block FFTs:
     blocks of the reference against zero-padded stretches of the output, cross spectra
