@@ -20,6 +20,7 @@ _U = np.uint64
 _UPPER, _LOWER, _MATRIX_A = _U(0x80000000), _U(0x7FFFFFFF), _U(0x9908B0DF)
 _T1, _T2 = _U(0x9D2C5680), _U(0xEFC60000)
 _S1, _S5, _S6, _S7, _S11, _S15, _S18 = _U(1), _U(5), _U(6), _U(7), _U(11), _U(15), _U(18)
+_INV_2_53 = 1.0 / 9007199254740992.0  # a power of two: same as dividing
 
 
 @njit(cache=True)
@@ -43,6 +44,7 @@ def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
     with branch-free compaction. x1, x2, r2 need npairs + 1 entries. Returns the new pos.
     """
     words = np.empty(_N + 4, np.int64)
+    cand = np.empty((3, (_N + 4) // 4))
     nw = 0
     count = 0
     while count < npairs:
@@ -59,20 +61,25 @@ def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
         nw += _N - pos
         pos = _N
         ncand = nw // 4
+        # legacy_double pairs: (a >> 5) * 2^26 + (b >> 6), scaled by 2^-53 (exact)
         for c in range(ncand):
             w = 4 * c
             a = 2.0 * (((words[w] >> 5) * 67108864.0 + (words[w + 1] >> 6))
-                       / 9007199254740992.0) - 1.0
+                       * _INV_2_53) - 1.0
             b = 2.0 * (((words[w + 2] >> 5) * 67108864.0 + (words[w + 3] >> 6))
-                       / 9007199254740992.0) - 1.0
-            s = a * a + b * b
-            x1[count] = a
-            x2[count] = b
+                       * _INV_2_53) - 1.0
+            cand[0, c] = a
+            cand[1, c] = b
+            cand[2, c] = a * a + b * b
+        for c in range(ncand):
+            s = cand[2, c]
+            x1[count] = cand[0, c]
+            x2[count] = cand[1, c]
             r2[count] = s
             count += (s < 1.0) & (s != 0.0)
             if count == npairs:
                 # unconsumed words all come from the current block
-                return _N - (nw - w - 4)
+                return _N - (nw - 4 * c - 4)
         rest = nw - 4 * ncand
         for i in range(rest):
             words[i] = words[4 * ncand + i]
