@@ -1,12 +1,13 @@
 """HAAQI (Kates and Arehart's Hearing-Aid Audio Quality Index, version 1).
 
-Backends, selected with ``backend=`` (the harness passes ``evaluate.haaqi.backend``):
+Backends, selected with ``backend=`` (what the harness option ``evaluate.haaqi.backend``
+maps onto):
 
 * ``fast`` (default): vectorised numpy/numba port of pyclarity's ear model and HAAQI
   (``evaluators.ear_model``); same steps and constants, scores equal to pyclarity's to
   rounding (<= 1e-6) given the same noise draws.
-* ``torch``: the same computation with the heavy feature stages in torch, on CUDA when
-  available, else on the CPU in float64 (``evaluators.haaqi_torch``).
+* ``torch``: the fast ear model with envelope alignment, env_smooth and bm_covary in
+  torch, on CUDA when available, else on the CPU, in float64 (``evaluators.haaqi_torch``).
 * ``pyclarity``: the official implementation, the reference for parity.
 
 ``seed`` controls the ear model's added noise without touching numpy's global state:
