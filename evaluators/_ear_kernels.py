@@ -13,7 +13,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def gammatone(x, tpt, center_freq, coefs, want_bm):
+def gammatone(x, tpt, center_freq, coefs, env, bm):
     """4th-order gammatone on the two rows of `x` (demodulate, IIR, remodulate).
 
     Row r uses carrier frequency center_freq[r] and coefs[r] = (a1, a2, a3, a4, a5, gain).
@@ -21,11 +21,11 @@ def gammatone(x, tpt, center_freq, coefs, want_bm):
     the IIR is scipy.signal.lfilter's direct form II transposed with b = [1, a1, a5, 0, 0],
     a = [1, -a1, -a2, -a3, -a4], less its products with 1 and 0 (which change at most the
     sign of a zero). Both rows run in one loop so their recursions overlap.
-    Returns (envelope, bm); bm is empty when ``want_bm`` is False.
+    Writes the envelopes into `env` and the BM motion into `bm` (pass an empty bm to skip
+    it); caller-owned outputs let one buffer serve every band.
     """
     npts = x.shape[1]
-    env = np.empty((2, npts))
-    bm = np.empty((2, npts)) if want_bm else np.empty((0, 0))
+    want_bm = bm.shape[0] > 0
     # Two rows written out side by side (suffixes 0/1) so the values stay in registers.
     cs0 = np.cos(tpt * center_freq[0])
     sn0 = np.sin(tpt * center_freq[0])
@@ -79,7 +79,6 @@ def gammatone(x, tpt, center_freq, coefs, want_bm):
         env[1, n] = g1 * np.sqrt(yr * yr + yi * yi)
         if want_bm:
             bm[1, n] = g1 * (yr * co1 + yi * so1)
-    return env, bm
 
 
 @njit(cache=True)
@@ -97,13 +96,12 @@ def lowpass_gain(gain, b0, b1, a1, env, bm):
 
 
 @njit(cache=True)
-def compression_exponent(log_control, level1, knee, attn_ohc, ratio):
+def compression_exponent(log_control, level1, knee, attn_ohc, ratio, out):
     """eb.env_compress_basilar_membrane's gain in dB, divided by 20, for both rows.
 
-    `log_control` is log10(max(control, 1e-30)); the caller raises 10 to the result.
+    `log_control` is log10(max(control, 1e-30)); the caller raises 10 to `out`.
     """
     npts = log_control.shape[1]
-    out = np.empty((2, npts))
     for r in range(2):
         slope = 1 - (1 / ratio[r])
         for n in range(npts):
@@ -111,12 +109,11 @@ def compression_exponent(log_control, level1, knee, attn_ohc, ratio):
             logenv = min(logenv, 100.0)
             logenv = max(logenv, knee[r])
             out[r, n] = (-attn_ohc[r] - (logenv - knee[r]) * slope) / 20
-    return out
 
 
 @njit(cache=True)
 def sl_ihc(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain, shift,
-           env_delay, log_small):
+           env_delay, log_small, out_db, out_bm, gains):
     """eb.envelope_sl and eb.inner_hair_cell_adaptation for both rows (reference,
     processed), with the processed envelope aligned, the group-delay shift, and the
     reference BM finished (threshold noise noise_gain * noise added before the shift).
@@ -124,9 +121,10 @@ def sl_ihc(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain, shif
     The processed row reads env/log_env at n + env_delay (zero, and log10(1e-30) =
     `log_small`, outside the signal), as envelope_align's shifted copy. `log_env` is
     log10(env + 1e-30) and `offset` level1 - IHC attenuation per row. Outputs are delayed
-    by `shift` samples, zero filled. Returns (envelope dB SL (2, N), reference BM (N),
-    processed BM gains (2, N)): the processed BM is finished by ``processed_bm`` once its
-    own alignment is known, as gains[1] * (gains[0] * aligned BM), upstream's order.
+    by `shift` samples, zero filled. Writes envelope dB SL (2, N) to `out_db`, reference
+    BM (N) to `out_bm` and processed BM gains (2, N) to `gains`: the processed BM is
+    finished by ``processed_bm`` once its own alignment is known, as
+    gains[1] * (gains[0] * aligned BM), upstream's order.
     """
     dsmall = 1.0001
     delta = max(delta, dsmall)
@@ -148,9 +146,8 @@ def sl_ihc(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain, shif
     product_r2_r3_c2 = r_2 * r_3 * (c_2 / freq_sample_inverse)
     small = 1e-30
     nsamp = env.shape[1]
-    out_db = np.zeros((2, nsamp))
-    out_bm = np.zeros(nsamp)
-    gains = np.zeros((2, nsamp))
+    out_db[:, :shift] = 0.0
+    out_bm[:shift] = 0.0
     v_1 = np.zeros(2)
     v_2 = np.zeros(2)
     for n in range(nsamp - shift):
@@ -178,20 +175,18 @@ def sl_ihc(env, bm, log_env, offset, delta, freq_sample, noise, noise_gain, shif
             else:
                 gains[0, n] = sl_gain
                 gains[1, n] = ihc_gain
-    return out_db, out_bm, gains
 
 
 @njit(cache=True)
-def processed_bm(bm, gains, bm_delay, noise, noise_gain, shift):
-    """Finish the processed BM from sl_ihc's gains: aligned by `bm_delay` (zero outside),
-    scaled, threshold noise added, delayed by `shift` samples."""
+def processed_bm(bm, gains, bm_delay, noise, noise_gain, shift, out):
+    """Finish the processed BM from sl_ihc's gains into `out`: aligned by `bm_delay` (zero
+    outside), scaled, threshold noise added, delayed by `shift` samples."""
     nsamp = bm.shape[0]
-    out = np.zeros(nsamp)
+    out[:shift] = 0.0
     for n in range(nsamp - shift):
         m = n + bm_delay
         b = bm[m] if 0 <= m < nsamp else 0.0
         out[n + shift] = gains[1, n] * (gains[0, n] * b) + noise_gain * noise[n]
-    return out
 
 
 @njit(cache=True)
@@ -341,11 +336,10 @@ def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag, th
 
 @njit(cache=True)
 def cross_spectrum_sum(ref_spec, out_spec):
-    """sum over blocks (axis 1) of conj(ref_spec) * out_spec, per row."""
-    nrow, nblock, nfreq = ref_spec.shape
-    total = np.zeros((nrow, nfreq), dtype=np.complex128)
-    for r in range(nrow):
-        for b in range(nblock):
-            for f in range(nfreq):
-                total[r, f] += ref_spec[r, b, f].conjugate() * out_spec[r, b, f]
+    """sum over blocks (axis 0) of conj(ref_spec) * out_spec."""
+    nblock, nfreq = ref_spec.shape
+    total = np.zeros(nfreq, dtype=np.complex128)
+    for b in range(nblock):
+        for f in range(nfreq):
+            total[f] += ref_spec[b, f].conjugate() * out_spec[b, f]
     return total

@@ -143,34 +143,42 @@ def _bandwidth_adjust(control_rms, bandwidth_min, bandwidth_max, level1):
     return bandwidth_min + ((control_db - 50) / 50) * (bandwidth_max - bandwidth_min)
 
 
-def _align_delays(reference, output, lags):
-    """eb.envelope_align's delay for each pair of equal-length rows: the argmax of the
-    correlation over its +-lags window only.
+class _Aligner:
+    """eb.envelope_align's delay for a row pair: the argmax of the correlation over its
+    +-lags window only.
 
     c(d) = sum_l reference[l] * output[l + d] for d in [-lags, lags - 1], by block FFTs:
     blocks of the reference against zero-padded stretches of the output, cross spectra
     summed over blocks. Search order and tie-breaking follow upstream (first maximum from
     d = lags - 1 down; with fewer than `lags` samples the window has 2 * npts - 1 lags).
+    The buffers are kept for the next band: fresh ones would page-fault every time.
     """
-    nrow, npts = len(reference), len(reference[0])
-    span = 2 * lags
-    size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
-    block = size - span + 1
-    nblock = -(-npts // block)
-    ref = np.zeros((nrow, nblock * block))
-    for r in range(nrow):
-        ref[r, :npts] = reference[r]
-    ref_spec = np.fft.rfft(ref.reshape(nrow, nblock, block), n=size, axis=-1)
-    padded = np.zeros((nrow, (nblock - 1) * block + size))
-    for r in range(nrow):
-        padded[r, lags:lags + npts] = output[r]
-    step = padded.strides[1]
-    segs = np.lib.stride_tricks.as_strided(
-        padded, shape=(nrow, nblock, size), strides=(padded.strides[0], block * step, step))
-    cross = k.cross_spectrum_sum(ref_spec, np.fft.rfft(segs, axis=-1))
-    corr = np.fft.irfft(cross, n=size, axis=-1)[:, :span]  # corr[:, d + lags]
-    window = corr[:, ::-1][:, : min(span, 2 * npts - 1)]  # location 0 <-> d = lags - 1
-    return lags - np.argmax(window, axis=1) - 1
+
+    def __init__(self, npts, lags):
+        self.npts, self.lags = npts, lags
+        span = 2 * lags
+        size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
+        self.size, self.block = size, size - span + 1
+        self.nblock = -(-npts // self.block)
+        self.reference = np.zeros(self.nblock * self.block)
+        self.padded = np.zeros((self.nblock - 1) * self.block + size)
+        step = self.padded.strides[0]
+        self.segments = np.lib.stride_tricks.as_strided(
+            self.padded, shape=(self.nblock, size), strides=(self.block * step, step))
+        self.reference_spec = np.empty((self.nblock, size // 2 + 1), dtype=complex)
+        self.output_spec = np.empty_like(self.reference_spec)
+
+    def delay(self, reference, output):
+        npts, lags = self.npts, self.lags
+        self.reference[:npts] = reference
+        self.padded[lags:lags + npts] = output
+        np.fft.rfft(self.reference.reshape(self.nblock, self.block), n=self.size, axis=-1,
+                    out=self.reference_spec)
+        np.fft.rfft(self.segments, axis=-1, out=self.output_spec)
+        cross = k.cross_spectrum_sum(self.reference_spec, self.output_spec)
+        corr = np.fft.irfft(cross, n=self.size)[: 2 * lags]  # corr[d + lags]
+        window = corr[::-1][: min(2 * lags, 2 * npts - 1)]  # location 0 <-> d = lags - 1
+        return lags - int(np.argmax(window)) - 1
 
 
 def preprocess(reference, reference_freq, processed, processed_freq, levels, itype):
@@ -210,8 +218,12 @@ class Stages:
     """The band stages a backend may replace: envelope_align's lag search, env_smooth and
     bm_covary (numpy/numba here; ``haaqi_torch.TorchStages`` runs them in torch)."""
 
-    def align_delays(self, reference, output, lags):
-        return _align_delays(reference, output, lags)
+    def align_delay(self, reference, output, lags):
+        """eb.envelope_align's delay of `output` relative to `reference` (+-lags)."""
+        aligner = getattr(self, "_aligner", None)
+        if aligner is None or (aligner.npts, aligner.lags) != (len(reference), lags):
+            aligner = self._aligner = _Aligner(len(reference), lags)
+        return aligner.delay(reference, output)
 
     def env_smooth(self, db):
         window, wsum, halfsum = _filters()[3]
@@ -271,12 +283,17 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
                       silence_threshold)
 
 
-def _control(mid, n):
-    """Control-path (widest filter) envelopes of both signals in band n."""
+_NO_BM = np.empty((0, 0))
+
+
+def _control(mid, n, out=None):
+    """Control-path (widest filter) envelopes of both signals in band n (into `out`)."""
     center, bandwidth_max = _channel_constants()
     both = np.full(2, center[n])
-    return k.gammatone(mid, 2 * np.pi / FS, both,
-                       _gammatone_coefs(np.full(2, bandwidth_max[n]), both), False)[0]
+    out = np.empty_like(mid) if out is None else out
+    k.gammatone(mid, 2 * np.pi / FS, both, _gammatone_coefs(np.full(2, bandwidth_max[n]), both),
+                out, _NO_BM)
+    return out
 
 
 def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
@@ -295,14 +312,17 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
     log_small = np.log10(SMALL)
     noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
-    work = np.empty((2, npts))
+    # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
+    control_buf, env, bm, gain, work, db, gains = (np.empty((2, npts)) for _ in range(7))
+    reference_bm = np.empty(npts)
+    processed_bm = np.empty(npts)
     average = np.empty((2, NCHAN))
     control_average = np.empty((2, NCHAN))
     smooth = []
     covariance = []
     mean_square = []
     for n in range(NCHAN):
-        control = controls.pop(n) if n in controls else _control(mid, n)
+        control = controls.pop(n) if n in controls else _control(mid, n, control_buf)
         control_rms = np.sqrt(np.mean(np.square(control, out=work), axis=1))
         bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
                       _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
@@ -310,23 +330,22 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         if shift < 0:
             raise _DelayBoundMissed
         both = np.full(2, center[n])
-        env, bm = k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), True)
+        k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), env, bm)
         average[:, n] = np.sqrt(np.mean(np.square(env, out=work), axis=1))
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
         log_control = np.log10(np.maximum(control, SMALL, out=control), out=control)
-        gain = k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
-                                      ratio[:, n])
+        k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
+                               ratio[:, n], gain)
         k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
                        gain_lp[1][1], env, bm)
 
         # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
-        (env_delay,) = stages.align_delays((env[0],), (env[1],), lags)
+        env_delay = stages.align_delay(env[0], env[1], lags)
         log_env = np.log10(np.add(env, SMALL, out=work), out=work)
-        db, reference_bm, gains = k.sl_ihc(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS,
-                                           noise[:, n], noise_gain, shift, env_delay,
-                                           log_small)
+        k.sl_ihc(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS, noise[:, n], noise_gain,
+                 shift, env_delay, log_small, db, reference_bm, gains)
         smooth.append(stages.env_smooth(db))
 
         # Segment covariances, only where ave_covary2 will use them: a band whose
@@ -334,10 +353,10 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         ms = stages.reference_levels(reference_bm)
         cov = np.zeros_like(ms)
         if np.any(np.sqrt(ms) > silence_threshold):
-            (bm_delay,) = stages.align_delays((bm[0],), (bm[1],), lags)
-            cov, ms = stages.bm_covary(
-                reference_bm, k.processed_bm(bm[1], gains, bm_delay, noise[1, n], noise_gain,
-                                             shift), silence_threshold)
+            bm_delay = stages.align_delay(bm[0], bm[1], lags)
+            k.processed_bm(bm[1], gains, bm_delay, noise[1, n], noise_gain, shift,
+                           processed_bm)
+            cov, ms = stages.bm_covary(reference_bm, processed_bm, silence_threshold)
         covariance.append(cov)
         mean_square.append(ms)
 

@@ -41,27 +41,25 @@ class TorchStages(ear_model.Stages):
         return (self._tensor(window), wsum, halfsum, self._tensor(cov_window),
                 self._tensor(win_corr), self._tensor(half_corr), win_sum2, half_sum2, maxlag)
 
-    def align_delays(self, reference, output, lags):
-        """Same search as ear_model._align_delays (block FFT cross-correlation)."""
-        nrow, npts = len(reference), len(reference[0])
+    def align_delay(self, reference, output, lags):
+        """Same search as ear_model._Aligner (block FFT cross-correlation)."""
+        npts = len(reference)
         span = 2 * lags
         size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
         block = size - span + 1
         nblock = -(-npts // block)
-        ref = torch.zeros((nrow, nblock * block), dtype=torch.float64, device=self.device)
-        padded = torch.zeros((nrow, (nblock - 1) * block + size), dtype=torch.float64,
+        ref = torch.zeros(nblock * block, dtype=torch.float64, device=self.device)
+        padded = torch.zeros((nblock - 1) * block + size, dtype=torch.float64,
                              device=self.device)
-        for r in range(nrow):
-            ref[r, :npts] = self._tensor(reference[r])
-            padded[r, lags:lags + npts] = self._tensor(output[r])
-        ref_spec = torch.fft.rfft(ref.reshape(nrow, nblock, block), n=size, dim=-1)
+        ref[:npts] = self._tensor(reference)
+        padded[lags:lags + npts] = self._tensor(output)
+        ref_spec = torch.fft.rfft(ref.reshape(nblock, block), n=size, dim=-1)
         out_spec = torch.fft.rfft(padded.unfold(-1, size, block), dim=-1)
-        cross = (ref_spec.conj() * out_spec).sum(dim=1)
-        corr = torch.fft.irfft(cross, n=size, dim=-1)[:, :span]
-        window = corr.flip(-1)[:, : min(span, 2 * npts - 1)]
+        corr = torch.fft.irfft((ref_spec.conj() * out_spec).sum(dim=0), n=size)[:span]
+        window = corr.flip(-1)[: min(span, 2 * npts - 1)]
         # first maximum, as numpy.argmax
-        location = (window == window.max(dim=1, keepdim=True).values).int().argmax(dim=1)
-        return (lags - location - 1).cpu().numpy()
+        location = int((window == window.max()).int().argmax())
+        return lags - location - 1
 
     def env_smooth(self, db):
         """eb.env_smooth: 50 %-overlapped von Hann averages, half windows at the ends."""
