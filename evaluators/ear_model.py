@@ -1,0 +1,389 @@
+"""Vectorised Kates ear model and HAAQI feature stages (the ``fast`` HAAQI backend).
+
+Same steps, constants and operation order as ``clarity.evaluator.haspi.eb.ear_model``
+followed by the ``haaqi_v1`` feature stages; what differs is how the work is organised:
+
+* signal-independent coefficients (centre frequencies, loss parameters, NAL-R FIR, filter
+  designs, windows, modulation filters) are computed once and cached;
+* the per-sample recursions (gammatone carriers and IIRs, OHC gain low-pass, IHC
+  adaptation) and the segment loops of ``env_smooth`` and ``bm_covary`` run in numba
+  (``_ear_kernels``), the reference and processed signals of a band side by side; the
+  log/exp steps stay in numpy, whose SIMD versions are what pyclarity uses;
+* ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs) instead
+  of a full-length correlation, which made upstream super-linear in the length;
+* each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
+  so no 32 x N matrices are kept. The group-delay correction needs the largest delay over
+  bands first; only a few low bands can hold it (``_delay_candidates``), so just their
+  control paths run up front, with a full search as a fallback;
+* work whose result HAAQI never reads is skipped: the lag search of bm_covary tiles at or
+  below the silence threshold, and the BM alignment and covariances of bands whose
+  reference never exceeds it (ave_covary2 gives all of them zero weight).
+
+The added threshold noise is drawn from the caller's generator in upstream order
+(reference bands, processed bands, then melcor9's two zero-weighted draws), so a
+``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws. Scores then
+match pyclarity's to rounding; the remaining sources are the FFT sizes of the alignment
+correlation (only an exact tie could move its argmax), the vectorised ``log`` in
+``_legacy_normal`` and the summation order of the segment sums.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from clarity.enhancer.nalr import NALR
+from clarity.evaluator.haspi import eb
+from clarity.utils.audiogram import Audiogram
+from scipy.signal import butter, correlate, firwin, group_delay, lfilter
+
+from evaluators import _ear_kernels as k
+from evaluators import _legacy_normal as legacy_normal
+
+NCHAN = 32
+FS = 24000.0
+EAR_Q = 9.26449
+MIN_BW = 24.7
+AUDIOGRAM_FREQUENCIES = (250, 500, 1000, 2000, 4000, 6000)
+SMALL = 1e-30
+
+
+@functools.lru_cache(maxsize=None)
+def _channel_constants():
+    center = eb.center_frequency(NCHAN)
+    _, bandwidth_max, _, _, _ = eb.loss_parameters(np.full(6, 100), center)
+    return center, bandwidth_max
+
+
+@functools.lru_cache(maxsize=256)
+def _loss(levels: tuple) -> tuple:
+    center, _ = _channel_constants()
+    return eb.loss_parameters(np.array(levels, dtype=float), center)
+
+
+@functools.lru_cache(maxsize=256)
+def _nalr_fir(levels: tuple) -> np.ndarray:
+    audiogram = Audiogram(levels=np.array(levels, dtype=float),
+                          frequencies=np.array(AUDIOGRAM_FREQUENCIES))
+    fir, _ = NALR(140, FS).build(audiogram)
+    return fir
+
+
+@functools.lru_cache(maxsize=None)
+def _filters():
+    """Middle-ear filters, OHC gain low-pass, windows and window correlations."""
+    me_lp = butter(1, 5000 / (0.5 * FS))
+    me_hp = butter(2, 350 / (0.5 * FS), "high")
+    gain_lp = butter(1, 800 / (0.5 * FS))
+    # env_smooth: 8 ms raised-cosine segments
+    nsmooth = int(np.around(8 * (0.001 * FS)))
+    nsmooth += nsmooth % 2
+    smooth_win = np.hanning(nsmooth)
+    smooth = (smooth_win, np.sum(smooth_win), np.sum(smooth_win[nsmooth // 2:]))
+    # bm_covary: 16 ms segments, +-1 ms lags
+    maxlag = int(np.around(1.0 * (0.001 * FS)))
+    nwin = int(np.around(16 * (0.001 * FS)))
+    nwin += nwin % 2 == 1
+    window = np.hanning(nwin)
+    half = window[nwin // 2:]
+    win_corr = 1 / correlate(window, window, "full")[nwin - 1 - maxlag: maxlag + nwin]
+    half_corr = 1 / correlate(half, half, "full")[len(half) - 1 - maxlag: maxlag + len(half)]
+    covary = (window, win_corr, half_corr, 1.0 / np.sum(window**2), 1.0 / np.sum(half**2),
+              maxlag)
+    return me_lp, me_hp, gain_lp, smooth, covary
+
+
+@functools.lru_cache(maxsize=None)
+def _modulation_filters():
+    """melcor9's 8 linear-phase modulation filters for the 250 Hz envelope rate."""
+    edge = [4.0, 8.0, 12.5, 20.0, 32.0, 50.0, 80.0]
+    nyquist = 0.5 * (1000.0 / (0.5 * 8))
+    n_fir = int(2 * np.floor(np.around(128 * (nyquist / 125)) / 2))
+    b = np.zeros((len(edge) + 1, n_fir + 1))
+    b[0] = firwin(n_fir + 1, edge[0] / nyquist, window="hann", pass_zero="lowpass")
+    b[-1] = firwin(n_fir + 1, edge[-1] / nyquist, window="hann", pass_zero="highpass")
+    for m in range(1, len(edge)):
+        b[m] = firwin(n_fir + 1, [edge[m - 1] / nyquist, edge[m] / nyquist], window="hann",
+                      pass_zero="bandpass")
+    nbasis = 6
+    basis = np.cos(np.outer(np.arange(NCHAN), np.arange(nbasis)) * np.pi / (NCHAN - 1))
+    return b, n_fir, basis / np.linalg.norm(basis, axis=0, keepdims=True)
+
+
+def _gammatone_coefs(bandwidths, center_freq):
+    """Rows (a1, a2, a3, a4, a5, gain) as in eb.gammatone_basilar_membrane (broadcast)."""
+    erb = MIN_BW + (np.asarray(center_freq, dtype=float) / EAR_Q)
+    tpt = 2 * np.pi / FS
+    a = np.exp(-(np.asarray(bandwidths, dtype=float) * tpt * erb * 1.019))
+    a_1 = 4.0 * a
+    a_2 = -6.0 * a * a
+    a_3 = 4.0 * a * a * a
+    a_4 = -a * a * a * a
+    a_5 = 4.0 * a * a
+    gain = 2.0 * (1 - a_1 - a_2 - a_3 - a_4) / (1 + a_1 + a_5)
+    return np.stack(np.broadcast_arrays(a_1, a_2, a_3, a_4, a_5, gain), axis=-1)
+
+
+def _group_delay(bandwidth, center_freq):
+    """Integer gammatone group delay at DC, as eb.group_delay_compensate."""
+    erb = MIN_BW + (center_freq / EAR_Q)
+    a = np.exp(-(2 * np.pi / FS * 1.019 * bandwidth * erb))
+    b = np.array([1.0, 4.0 * a, 4.0 * a * a])
+    den = np.array([1.0, -4.0 * a, 6.0 * a * a, -4.0 * a * a * a, a * a * a * a])
+    _, gd = group_delay((b, den), w=1)
+    return int(np.rint(gd[0]))
+
+
+def _bandwidth_adjust(control_rms, bandwidth_min, bandwidth_max, level1):
+    control_db = 20 * np.log10(control_rms) + level1
+    if control_db < 50:
+        return bandwidth_min
+    if control_db > 100:
+        return bandwidth_max
+    return bandwidth_min + ((control_db - 50) / 50) * (bandwidth_max - bandwidth_min)
+
+
+class _Aligner:
+    """eb.envelope_align's delay for a row pair: the argmax of the correlation over its
+    +-lags window only.
+
+    c(d) = sum_l reference[l] * output[l + d] for d in [-lags, lags - 1], by block FFTs:
+    blocks of the reference against zero-padded stretches of the output, cross spectra
+    summed over blocks. Search order and tie-breaking follow upstream (first maximum from
+    d = lags - 1 down; with fewer than `lags` samples the window has 2 * npts - 1 lags).
+    The buffers are kept for the next band: fresh ones would page-fault every time.
+    """
+
+    def __init__(self, npts, lags):
+        self.npts, self.lags = npts, lags
+        span = 2 * lags
+        size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
+        self.size, self.block = size, size - span + 1
+        self.nblock = -(-npts // self.block)
+        self.reference = np.zeros(self.nblock * self.block)
+        self.padded = np.zeros((self.nblock - 1) * self.block + size)
+        step = self.padded.strides[0]
+        self.segments = np.lib.stride_tricks.as_strided(
+            self.padded, shape=(self.nblock, size), strides=(self.block * step, step))
+        self.reference_spec = np.empty((self.nblock, size // 2 + 1), dtype=complex)
+        self.output_spec = np.empty_like(self.reference_spec)
+
+    def delay(self, reference, output):
+        npts, lags = self.npts, self.lags
+        self.reference[:npts] = reference
+        self.padded[lags:lags + npts] = output
+        np.fft.rfft(self.reference.reshape(self.nblock, self.block), n=self.size, axis=-1,
+                    out=self.reference_spec)
+        np.fft.rfft(self.segments, axis=-1, out=self.output_spec)
+        cross = k.cross_spectrum_sum(self.reference_spec, self.output_spec)
+        corr = np.fft.irfft(cross, n=self.size)[: 2 * lags]  # corr[d + lags]
+        window = corr[::-1][: min(2 * lags, 2 * npts - 1)]  # location 0 <-> d = lags - 1
+        return lags - int(np.argmax(window)) - 1
+
+
+def preprocess(reference, reference_freq, processed, processed_freq, levels, itype):
+    """Resample to 24 kHz, equalise lengths, align, and add NAL-R (itype 1), as upstream."""
+    reference_24, _ = eb.resample_24khz(reference, reference_freq)
+    processed_24, _ = eb.resample_24khz(processed, processed_freq)
+    nmin = min(len(reference_24), len(processed_24))
+    reference_24, processed_24 = eb.input_align(reference_24[:nmin], processed_24[:nmin])
+    nsamp = len(reference_24)
+    if itype == 1:
+        reference_24 = np.convolve(reference_24, _nalr_fir(levels))[140: 140 + nsamp]
+    me_lp, me_hp, _, _, _ = _filters()
+    mid = np.stack([reference_24, processed_24])
+    return lfilter(*me_hp, lfilter(*me_lp, mid, axis=1), axis=1)
+
+
+@functools.lru_cache(maxsize=256)
+def _delay_candidates(reference_levels: tuple) -> tuple:
+    """Bands that can have the largest gammatone group delay, whatever the signal.
+
+    A band's reference bandwidth lies between its loss bandwidth and the maximum one, so
+    its integer group delay lies between the delays at those two bandwidths; only bands
+    whose largest possible delay reaches every band's smallest one can set the maximum.
+    """
+    center, bandwidth_max = _channel_constants()
+    bandwidth_min = _loss(reference_levels)[1]
+    lowest = [_group_delay(bandwidth_max[n], center[n]) for n in range(NCHAN)]
+    highest = [_group_delay(bandwidth_min[n], center[n]) for n in range(NCHAN)]
+    return tuple(n for n in range(NCHAN) if highest[n] >= max(lowest))
+
+
+class _DelayBoundMissed(Exception):
+    """A band's group delay exceeded the maximum assumed from the candidate bands."""
+
+
+class Stages:
+    """The band stages a backend may replace: envelope_align's lag search, env_smooth and
+    bm_covary (numpy/numba here; ``haaqi_torch.TorchStages`` runs them in torch)."""
+
+    def align_delay(self, reference, output, lags):
+        """eb.envelope_align's delay of `output` relative to `reference` (+-lags)."""
+        aligner = getattr(self, "_aligner", None)
+        if aligner is None or (aligner.npts, aligner.lags) != (len(reference), lags):
+            aligner = self._aligner = _Aligner(len(reference), lags)
+        return aligner.delay(reference, output)
+
+    def env_smooth(self, db):
+        window, wsum, halfsum = _filters()[3]
+        return k.env_smooth(db, window, wsum, halfsum)
+
+    def reference_levels(self, reference_bm):
+        """bm_covary's 2 x reference MS per segment, without the covariances."""
+        return k.bm_covary(reference_bm[None], reference_bm[None], *_filters()[4], np.inf)[1][0]
+
+    def bm_covary(self, reference_bm, processed_bm, threshold):
+        """Cross-covariance and 2 x reference MS per segment; covariances of tiles at or
+        below `threshold` (which ave_covary2 ignores) may be left at 0."""
+        cov, ms = k.bm_covary(reference_bm[None], processed_bm[None], *_filters()[4],
+                              threshold)
+        return cov[0], ms[0]
+
+
+def ear_features(reference, reference_freq, processed, processed_freq, levels, itype,
+                 level1, rng, stages=None, silence_threshold=2.5):
+    """Ear model plus the per-band reductions HAAQI needs.
+
+    Returns (smooth (2, 32, nseg_env) dB SL envelopes at 250 Hz, cross-covariance and
+    reference mean square (32, nseg_bm) from bm_covary, reference_sl, processed_sl).
+    `stages` (default ``Stages()``) supplies the replaceable band stages;
+    `silence_threshold` is ave_covary2's, used to skip covariances it will ignore.
+    """
+    stages = stages or Stages()
+    levels = tuple(float(v) for v in levels)
+    levels_x = tuple(0.0 for _ in levels) if itype == 0 else levels
+    mid = preprocess(reference, reference_freq, processed, processed_freq, levels, itype)
+    npts = mid.shape[1]
+    shape = (2, NCHAN, npts)
+    if isinstance(rng, np.random.RandomState):
+        noise = legacy_normal.standard_normal(rng, shape)
+    else:
+        noise = rng.standard_normal(shape)
+
+    # The group-delay correction needs the largest delay over bands before any band can
+    # be finished; only a few low bands can have it, so run their control paths first.
+    center, bandwidth_max = _channel_constants()
+    bandwidth_min_x = _loss(levels_x)[1]
+    controls = {n: _control(mid, n) for n in _delay_candidates(levels_x)}
+    max_delay = max(
+        _group_delay(_bandwidth_adjust(np.sqrt(np.mean(c[0] ** 2)), bandwidth_min_x[n],
+                                       bandwidth_max[n], level1), center[n])
+        for n, c in controls.items())
+    try:
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+                      silence_threshold)
+    except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
+        max_delay = max(
+            _group_delay(_bandwidth_adjust(np.sqrt(np.mean(_control(mid, n)[0] ** 2)),
+                                           bandwidth_min_x[n], bandwidth_max[n], level1),
+                         center[n])
+            for n in range(NCHAN))
+        return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages,
+                      silence_threshold)
+
+
+_NO_BM = np.empty((0, 0))
+
+
+def _control(mid, n, out=None):
+    """Control-path (widest filter) envelopes of both signals in band n (into `out`)."""
+    center, bandwidth_max = _channel_constants()
+    both = np.full(2, center[n])
+    out = np.empty_like(mid) if out is None else out
+    k.gammatone(mid, 2 * np.pi / FS, both, _gammatone_coefs(np.full(2, bandwidth_max[n]), both),
+                out, _NO_BM)
+    return out
+
+
+def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+           silence_threshold):
+    """The per-band ear model and reductions (see ear_features)."""
+    center, bandwidth_max = _channel_constants()
+    attn_ohc_y, bw_min_y, low_knee_y, cr_y, attn_ihc_y = _loss(levels)
+    attn_ohc_x, bw_min_x, low_knee_x, cr_x, attn_ihc_x = _loss(levels_x)
+    attn_ohc = np.array([attn_ohc_x, attn_ohc_y])
+    low_knee = np.array([low_knee_x, low_knee_y])
+    ratio = np.array([cr_x, cr_y])
+    attn_ihc = np.array([attn_ihc_x, attn_ihc_y])
+    gain_lp = _filters()[2]
+    npts = mid.shape[1]
+    tpt = 2 * np.pi / FS
+    lags = min(int(np.rint(0.001 * 100 * FS)), npts)
+    log_small = np.log10(SMALL)
+    noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
+    # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
+    control_buf, env, bm, gain, work, db, gains = (np.empty((2, npts)) for _ in range(7))
+    reference_bm = np.empty(npts)
+    processed_bm = np.empty(npts)
+    average = np.empty((2, NCHAN))
+    control_average = np.empty((2, NCHAN))
+    smooth = []
+    covariance = []
+    mean_square = []
+    for n in range(NCHAN):
+        control = controls.pop(n) if n in controls else _control(mid, n, control_buf)
+        control_rms = np.sqrt(np.mean(np.square(control, out=work), axis=1))
+        bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
+                      _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
+        shift = max_delay - _group_delay(bandwidths[0], center[n])
+        if shift < 0:
+            raise _DelayBoundMissed
+        both = np.full(2, center[n])
+        k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), env, bm)
+        average[:, n] = np.sqrt(np.mean(np.square(env, out=work), axis=1))
+        control_average[:, n] = control_rms
+
+        # OHC compression (eb.env_compress_basilar_membrane)
+        log_control = np.log10(np.maximum(control, SMALL, out=control), out=control)
+        k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
+                               ratio[:, n], gain)
+        k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
+                       gain_lp[1][1], env, bm)
+
+        # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
+        env_delay = stages.align_delay(env[0], env[1], lags)
+        log_env = np.log10(np.add(env, SMALL, out=work), out=work)
+        k.sl_ihc(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS, noise[:, n], noise_gain,
+                 shift, env_delay, log_small, db, reference_bm, gains)
+        smooth.append(stages.env_smooth(db))
+
+        # Segment covariances, only where ave_covary2 will use them: a band whose
+        # reference never exceeds the threshold needs neither the BM alignment nor them.
+        ms = stages.reference_levels(reference_bm)
+        cov = np.zeros_like(ms)
+        if np.any(np.sqrt(ms) > silence_threshold):
+            bm_delay = stages.align_delay(bm[0], bm[1], lags)
+            k.processed_bm(bm[1], gains, bm_delay, noise[1, n], noise_gain, shift,
+                           processed_bm)
+            cov, ms = stages.bm_covary(reference_bm, processed_bm, silence_threshold)
+        covariance.append(cov)
+        mean_square.append(ms)
+
+    reference_sl = eb.convert_rms_to_sl(average[0], control_average[0], attn_ohc_x, low_knee_x,
+                                        cr_x, attn_ihc_x, level1)
+    processed_sl = eb.convert_rms_to_sl(average[1], control_average[1], attn_ohc_y, low_knee_y,
+                                        cr_y, attn_ihc_y, level1)
+    return (np.stack(smooth, axis=1), np.array(covariance), np.array(mean_square),
+            reference_sl, processed_sl)
+
+
+def melcor9_high(reference, distorted, threshold, add_noise, rng):
+    """eb.melcor9's ``mel_cepstral_high`` with its (zero-weighted) noise from `rng`."""
+    b, n_fir, cepm = _modulation_filters()
+    reference_sum = 20 * np.log10(np.sum(10 ** (reference / 20), 0) / reference.shape[0])
+    index = np.where(reference_sum > threshold)[0]
+    nsamp = index.shape[0]
+    if nsamp <= 1:
+        return 0.0
+    reference = reference[:, index]
+    distorted = distorted[:, index]
+    reference += add_noise * rng.standard_normal(reference.shape)
+    distorted += add_noise * rng.standard_normal(distorted.shape)
+    reference_cep = np.dot(cepm.T, reference)
+    distorted_cep = np.dot(cepm.T, distorted)
+    reference_cep -= np.mean(reference_cep, axis=1, keepdims=True)
+    distorted_cep -= np.mean(distorted_cep, axis=1, keepdims=True)
+    cross = eb.melcor9_crosscovmatrix(b, b.shape[0], cepm.shape[1], nsamp, n_fir,
+                                      reference_cep, distorted_cep)
+    return np.sum(cross[4:8, 1:]) / (4 * (cepm.shape[1] - 1))
