@@ -26,6 +26,7 @@ from harness.demo.instruments import INSTRUMENTS, render
 from harness.demo.listeners import make_listeners
 
 SAMPLE_RATE = 44100
+VERSION = 2  # bump when the generator changes what it writes, so cached demos are remade
 GAIN_STEPS_DB = [-9, -6, -3, 0, 3, 6, 9]
 DEFAULTS = dict(
     seed=2024,
@@ -108,7 +109,7 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
 
 def make_demo(root: Path, **overrides) -> Path:
     """Write the demo dataset under `root` (skipped when the same settings are already there)."""
-    settings = {**DEFAULTS, **overrides}
+    settings = {**DEFAULTS, **overrides, "version": VERSION}
     root = Path(root)
     marker = root / ".demo-complete.json"
     if marker.exists() and json.loads(marker.read_text()) == settings:
