@@ -589,5 +589,8 @@ and words_correct ~ Binomial(n_words, p), with n_words the number of words of th
 (evaluators.lyrics.normalise_lyrics). d_line stands for how hard a line is to follow (faster lines
 are harder; the random part for voice and style), e for the listener's variability on one item.
 The parameters were chosen so that labels spread over 0..100 (mean about 55) and so that the
-Whisper baseline is informative but far from perfect, as on the real CLIP1 data.
+Whisper baseline is informative but far from perfect, as on the real CLIP1 data. Check with
+`python benchmarks/clip_demo_baseline.py` (seed 0, 40 train + 20 valid, faster-whisper tiny.en,
+greedy): on valid, Whisper better-ear correctness + logistic map (fitted on train) gave RMSE 27.7
+(bootstrap 95 % 22.5-32.3) and NCC 0.66, against RMSE 35.6 for predicting the train mean.
 """
