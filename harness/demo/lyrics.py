@@ -276,6 +276,10 @@ def make_cad2_task1_demo(root: Path, seed: int = 0, n_songs: dict | None = None,
                 "other": _pan(acc["other"], rng.uniform(-0.5, 0.5)),
             }
             mixture = sum(stems.values())
+            peak = max(np.max(np.abs(x)) for x in (*stems.values(), mixture))
+            if peak > 0.9:  # one common gain keeps mixture == sum of stems
+                stems = {k: x * (0.9 / peak) for k, x in stems.items()}
+                mixture = mixture * (0.9 / peak)
             track = f"Demo Artist {s_idx}{i:02d} - Lyric Song {i:02d}"
             path = f"{split}/{track}"
             for name, x in {**stems, "mixture": mixture}.items():
@@ -326,7 +330,8 @@ How it is made:
 * vocals: two committed espeak-ng lyric lines (harness/demo/assets/lyrics), resampled to 44.1 kHz,
   placed after a 0.8 s lead-in with a 0.4 s gap, near the centre; `text` is the two lines joined.
 * accompaniment: deterministic numpy synthesis (I-V-vi-IV chord pad = `other`, bass on every
-  beat = `bass`, kick/snare/hat = `drums`); mixture = vocals + bass + drums + other (no clipping).
+  beat = `bass`, kick/snare/hat = `drums`); mixture = vocals + bass + drums + other, all
+  scaled by one gain when needed so that no file peaks above 0.9.
 * segment: `start_time`/`end_time` (seconds) cover the sung part with 0.3 s margins.
 * listeners: 4 per split from no loss to moderately severe, with 5 dB jitter; compressor
   parameters from the half-gain rule (gain = loss/2 at the band centres 250..8000 Hz, max 24 dB;
