@@ -504,7 +504,7 @@ def make_clip_demo(root: Path, seed: int = 0, n_train: int = 40, n_valid: int = 
         for i in range(count):
             item = clip_item(seed, split, i, clips[pools[split][i % len(pools[split])]], snr_range)
             clip, severity, mix = item.clip, item.severity, item.mix
-            aud_l, aud_r, active = item.audiogram_l, item.audiogram_r, item.active
+            aud_l, aud_r = item.audiogram_l, item.audiogram_r
             rng = item.rng
             heard = mix if severity == "No Loss" else simulate_ears(mix, RATE, aud_l, aud_r, trim=True)
             sid = _signal_id(seed, split, i)
