@@ -95,3 +95,32 @@ def test_empty_reference_is_an_error():
 def test_better_ear_is_max():
     assert better_ear(0.2, 0.7) == 0.7
     assert better_ear(1, 0) == 1.0
+
+
+PARITY_CASES = [
+    "I can't stop thinking about the summer rain",
+    "You're the only song I want to hear, aren't you",
+    "We'd wanna stay till the morning comes (yeah)",
+    "Gonna hold you tight; she's gotta go!",
+    "Let's dance, y'all. It's late.",
+]
+
+
+def test_same_words_as_the_official_scorer_when_no_digits_or_odd_punctuation():
+    """Where the official CLIP1 chain has no fault to trip on, both normalisers agree."""
+    pytest.importorskip("inflect")
+    try:
+        import recipes.cad_icassp_2026.baseline as official_pkg
+        from recipes.cad_icassp_2026.baseline.transcription_scorer import SentenceScorer
+    except ImportError:
+        pytest.skip("pyclarity recipes not installed")
+    from pathlib import Path
+
+    scorer = SentenceScorer(str(Path(official_pkg.__file__).parent / "contractions.csv"))
+    for text in PARITY_CASES:
+        assert normalise_lyrics(text) == scorer.get_word_sequence(text), text
+    ref, hyp = PARITY_CASES[0], "I can stop thinking of the summer rain"
+    official = scorer.score([ref], [hyp])
+    ours = score_words(ref, hyp)
+    assert (ours.hits, ours.substitutions, ours.deletions, ours.insertions) == (
+        official.hits, official.substitutions, official.deletions, official.insertions)
