@@ -61,6 +61,7 @@ def lyric_clips(rate: int = RATE) -> dict[str, LyricClip]:
         if sr != rate:
             g = math.gcd(sr, rate)
             x = resample_poly(x, rate // g, sr // g)
+        x.setflags(write=False)  # shared through the cache
         clips[clip_id] = LyricClip(clip_id, info["text"], x, info.get("style", ""))
     return clips
 
