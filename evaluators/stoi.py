@@ -17,20 +17,11 @@ Difference: resampling is ``scipy.signal.resample_poly`` here; upstream uses pyc
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .resample import resample
+
 STOI_RATE = 10000
-
-
-def _resample(x: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    if rate == new_rate:
-        return np.asarray(x, dtype=float)
-    g = math.gcd(int(rate), int(new_rate))
-    return resample_poly(np.asarray(x, dtype=float), int(new_rate) // g, int(rate) // g)
 
 
 def input_align(reference: np.ndarray, processed: np.ndarray, sample_rate: float = STOI_RATE, backoff_ms: float = 2.0):
@@ -65,8 +56,8 @@ def stoi(reference: np.ndarray, processed: np.ndarray, sample_rate: int, stoi_ra
     """STOI of one channel: resample both to ``stoi_rate``, align, score (no peak scaling)."""
     from pystoi import stoi as pystoi_stoi
 
-    ref = _resample(reference, sample_rate, stoi_rate)
-    proc = _resample(processed, sample_rate, stoi_rate)
+    ref = resample(reference, sample_rate, stoi_rate)
+    proc = resample(processed, sample_rate, stoi_rate)
     ref, proc = input_align(ref, proc, stoi_rate)
     return float(pystoi_stoi(ref, proc, stoi_rate, extended=extended))
 

@@ -23,12 +23,13 @@ Models load once per process: :func:`load_model` keeps a cache keyed on
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .resample import resample
 
 BACKENDS = ("faster-whisper", "openai-whisper")
 WHISPER_RATE = 16000
@@ -128,8 +129,6 @@ def clear_cache() -> None:
 
 def to_whisper_input(signal: np.ndarray, sample_rate: int) -> np.ndarray:
     """One channel as float32 at 16 kHz."""
-    from scipy.signal import resample_poly
-
     x = np.asarray(signal)
     if x.ndim == 2 and 1 in x.shape:
         x = x.reshape(-1)
@@ -141,11 +140,7 @@ def to_whisper_input(signal: np.ndarray, sample_rate: int) -> np.ndarray:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
     if not np.all(np.isfinite(x)):
         raise ValueError("signal contains NaN/inf")
-    x = x.astype(np.float64, copy=False)
-    if int(sample_rate) != WHISPER_RATE:
-        g = math.gcd(int(sample_rate), WHISPER_RATE)
-        x = resample_poly(x, WHISPER_RATE // g, int(sample_rate) // g)
-    return x.astype(np.float32)
+    return resample(x, sample_rate, WHISPER_RATE).astype(np.float32)
 
 
 @dataclass

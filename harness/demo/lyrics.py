@@ -49,7 +49,8 @@ class LyricClip:
 def lyric_clips(rate: int = RATE) -> dict[str, LyricClip]:
     """The committed lyric clips, resampled to ``rate`` (mono)."""
     import soundfile as sf
-    from scipy.signal import resample_poly
+
+    from evaluators.resample import resample
 
     meta_file = ASSETS / "lyrics.json"
     if not meta_file.is_file():
@@ -58,9 +59,7 @@ def lyric_clips(rate: int = RATE) -> dict[str, LyricClip]:
     clips = {}
     for clip_id, info in meta.items():
         x, sr = sf.read(ASSETS / f"{clip_id}.flac", dtype="float64")
-        if sr != rate:
-            g = math.gcd(sr, rate)
-            x = resample_poly(x, rate // g, sr // g)
+        x = resample(x, sr, rate)
         x.setflags(write=False)  # shared through the cache
         clips[clip_id] = LyricClip(clip_id, info["text"], x, info.get("style", ""))
     return clips
@@ -193,6 +192,13 @@ LISTENER_TEMPLATES = {
 BAND_CENTRES = [250, 500, 1000, 2000, 4000, 8000]  # the CAD2 multiband compressor's 6 bands
 
 
+def _jittered(left, right, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Template audiograms with -5, 0 or +5 dB added per frequency and ear, within 0..90 dB HL."""
+    aud_l = np.clip(np.asarray(left) + rng.integers(-1, 2, 8) * 5, 0, 90)
+    aud_r = np.clip(np.asarray(right) + rng.integers(-1, 2, 8) * 5, 0, 90)
+    return aud_l, aud_r
+
+
 def _interp_log(levels, cfs, at) -> np.ndarray:
     return np.interp(np.log(at), np.log(cfs), levels)
 
@@ -250,8 +256,7 @@ def make_cad2_task1_demo(root: Path, seed: int = 0, n_songs: dict | None = None,
         params_out = {}
         for l_idx, (tname, (_sev, left, right)) in enumerate(LISTENER_TEMPLATES.items()):
             rng = _rng(seed, "cad2-listener", split, l_idx)
-            jit_l = np.clip(np.asarray(left) + rng.integers(-1, 2, 8) * 5, 0, 90)
-            jit_r = np.clip(np.asarray(right) + rng.integers(-1, 2, 8) * 5, 0, 90)
+            jit_l, jit_r = _jittered(left, right, rng)
             lid = f"L{'5' if split == 'valid' else '0'}{l_idx + 1:03d}"
             listeners[lid] = _listener_record(lid, jit_l, jit_r)
             params_out[lid] = compressor_params_for(jit_l, jit_r)
@@ -418,9 +423,7 @@ def _clip_listener(seed: int, severity: str, k: int) -> tuple[np.ndarray, np.nda
     """Audiograms of the k-th demo listener of a severity: the template with 5 dB jitter."""
     _sev, left, right = LISTENER_TEMPLATES[_SEVERITY_TEMPLATE[severity]]
     rng = _rng(seed, "clip1-listener", severity, k)
-    aud_l = np.clip(np.asarray(left) + rng.integers(-1, 2, 8) * 5, 0, 90)
-    aud_r = np.clip(np.asarray(right) + rng.integers(-1, 2, 8) * 5, 0, 90)
-    return aud_l, aud_r
+    return _jittered(left, right, rng)
 
 
 @dataclass
