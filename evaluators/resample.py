@@ -1,22 +1,16 @@
-"""Rational-factor resampling shared by the evaluators (and the demo data)."""
+"""The one resampler of the project: soxr "HQ" along time (axis 0), as pyclarity's
+``clarity.utils.signal_processing.resample`` does, so signals match the official recipes'."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import soxr
 
 
-def resample(x: np.ndarray, rate: int, new_rate: int, axis: int = 0) -> np.ndarray:
-    """``x`` at ``rate`` Hz resampled to ``new_rate`` Hz with ``scipy.signal.resample_poly``
-    (polyphase, exact rational factor); float64, or ``x`` as float64 when the rates match."""
-    from scipy.signal import resample_poly
-
-    rate, new_rate = int(rate), int(new_rate)
+def resample(x: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    """``x`` ((n,) or (n, channels)) from ``rate`` to ``new_rate`` Hz; same dtype; ``x`` itself when the rates match."""
     if rate <= 0 or new_rate <= 0:
         raise ValueError(f"sample rates must be positive, got {rate} -> {new_rate}")
-    x = np.asarray(x, dtype=float)
     if rate == new_rate:
         return x
-    g = math.gcd(rate, new_rate)
-    return resample_poly(x, new_rate // g, rate // g, axis=axis)
+    return soxr.resample(x, rate, new_rate, quality="HQ")

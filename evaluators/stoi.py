@@ -11,8 +11,7 @@ Official steps (pyclarity 0.9.0 ``recipes/cad_icassp_2026/baseline/compute_stoi.
    exceeds 0.001 of its peak;
 4. ``pystoi.stoi(reference, processed, 10000)``; better ear = max over channels.
 
-Difference: resampling is ``scipy.signal.resample_poly`` here; upstream uses pyclarity's
-``resample`` (soxr "HQ"). Scores differ in the third decimal at most on our test signals.
+Resampling is soxr "HQ", as upstream (evaluators/resample.py).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Decoding is the official baselines' setting: ``language="en"``, ``temperature=0.
 fallback schedule (so no sampling), greedy search (``beam_size=1``) unless a beam is asked for.
 Both backends also set ``condition_on_previous_text=False`` -- the excerpts are < 30 s, so it
 only matters for long inputs, where it avoids repetition loops. Signals are float numpy arrays
-of one channel at any rate; they are resampled to 16 kHz here (``scipy.signal.resample_poly``)
+of one channel at any rate; they are resampled to 16 kHz here (soxr, evaluators/resample.py)
 and passed as arrays, so no temporary files and no ffmpeg.
 
 Models load once per process: :func:`load_model` keeps a cache keyed on

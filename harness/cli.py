@@ -77,15 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         options = RunOptions(jobs=args.jobs, shard=parse_shard(args.shard), backend=args.backend,
                              scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
         stages = STAGES if args.stage == "all" else (args.stage,)
-        ran = 0
+        ran, takes = 0, {}
         for recipe in select(args.recipe, args.task):
             cfg = load_config(recipe, overrides, args.data_root)
             task = make_task(recipe, cfg)
             runnable = [n for n in names if registry.supports(n, recipe.task_id)
                         and registry.chain_kind(n) in task.accepts]
+            takes[recipe.task_id] = "/".join(task.accepts)
             if not runnable:
-                if args.task or "/" in args.recipe:
-                    raise HarnessError(f"none of {names} runs on {recipe.task_id}")
                 continue
             for name in runnable:
                 run_one(recipe, cfg, name, options, stages)
@@ -93,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.stage in ("all", "merge", "leaderboard"):  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
         if not ran and args.stage != "leaderboard":
-            raise HarnessError(f"none of {names} runs on any task of {args.recipe!r}")
+            kinds = ", ".join(f"{t} takes {k} systems" for t, k in takes.items())
+            raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows each system's tasks")
         return 0
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,0 +1,169 @@
+"""CAD2 task 1, lyric intelligibility, run as the official baseline runs it.
+
+enhance: mixture segment normalised to -40 LUFS -> separator (vocals, accompaniment) ->
+downmix with the scene's alpha (vocals x (alpha^2 + 1) + accompaniment x (1 - alpha^2)) ->
+the listener's multiband compressor per ear -> 16-bit FLAC at 44.1 kHz.
+evaluate: reference = vocals at +1 dB and accompaniment at -1 dB, normalised to -40 LUFS over
+the whole track, cropped, through the same compressor; HAAQI per ear at 24 kHz (equalisation 2,
+level1 from the amplified reference); intelligibility per ear = Whisper transcription of the
+listener's hearing-loss simulation (MSBG) of that ear, correctness = hits / (S + D + H) after
+text normalisation; score = alpha x better-ear correctness + (1 - alpha) x mean HAAQI.
+
+Differences from pyclarity 0.9.0 main, following the challenge rules (notes/clarity_anchor.md 1.8):
+- Whisper hears the MSBG output of each ear (main transcribes the unprocessed stereo signal, so
+  both ears get the same transcript); each ear's correctness uses its own word count;
+- text is normalised before scoring (main scores raw text, so case and punctuation count as errors);
+- Whisper decodes at temperature 0, and the HAAQI noise is seeded from the scene id (main seeds
+  nothing in this task), so scores are reproducible;
+- the CSV column is `whisper_right` (main writes `whisper_rigth`).
+A system that does not separate (`mixture`) is passed through unchanged: there are no stems
+to rebalance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from evaluators.lyrics import correctness
+from evaluators.msbg import simulate_hearing_loss
+from evaluators.whisper import Transcriber
+from harness.audio import read_audio, save_task_output
+from harness.chain import EARS, normalise_loudness
+from harness.data import MusicDataset, Song, Track, WorkItem
+from harness.errors import InputError
+from harness.metadata import load_json, require
+from harness.scoring import haaqi_ears
+from harness.task import SceneListenerTask, legacy_rng
+
+STEMS = ("vocals", "bass", "drums", "other")
+
+
+def downmix(vocals: np.ndarray, accompaniment: np.ndarray, alpha: float) -> np.ndarray:
+    """The official `downmix_signal`: alpha 0 keeps the balance, alpha 1 doubles the vocals."""
+    vamp = alpha**2 + 1
+    return vocals * vamp + accompaniment * (2 - vamp)
+
+
+class Cad2Task1(SceneListenerTask):
+    task_id = "cad2/task1"
+    accepts = ("separator",)
+    score_columns = ["scene", "song", "listener", "lyrics", "hypothesis_left", "hypothesis_right", "haaqi_left",
+                     "haaqi_right", "haaqi_avg", "whisper_left", "whisper_right", "whisper_be", "alpha", "score"]
+    primary_metric = "score"
+
+    def make_demo(self, root: Path) -> None:
+        from harness.demo.lyrics import make_cad2_task1_demo
+
+        make_cad2_task1_demo(root, seed=int(self.cfg.demo.seed), n_songs=dict(self.cfg.demo.songs),
+                             listeners_per_scene=int(self.cfg.demo.listeners_per_scene))
+
+    # data -------------------------------------------------------------------------------------
+    def _segments(self, split: str) -> dict:
+        return self.cached(("music", split), lambda: load_json(self.meta(f"music.{split}.json"), "music"))
+
+    def _scenes(self, split: str) -> dict:
+        return self.cached(("scenes", split), lambda: load_json(self.meta(f"scene.{split}.json"), "scenes"))
+
+    def _alphas(self) -> dict:
+        return self.cached("alphas", lambda: load_json(self.meta("alpha.json"), "alpha"))
+
+    def _song(self, split: str, segment_id: str) -> Song:
+        where = f"{self.meta(f'music.{split}.json')} [{segment_id}]"
+        segments = self._segments(split)
+        if segment_id not in segments:
+            raise InputError(where, "unknown segment")
+        seg = segments[segment_id]
+        require(seg, ("path", "start_time", "end_time", "text"), where)
+        start, duration = float(seg["start_time"]), float(seg["end_time"]) - float(seg["start_time"])
+        if duration <= 0:
+            raise InputError(where, f"end_time {seg['end_time']} is not after start_time {seg['start_time']}")
+        track = lambda name: Track(name, f"{seg['path']}/{name}.flac", start, duration)  # noqa: E731
+        return Song(segment_id, track("mixture"), {s: track(s) for s in STEMS})
+
+    def dataset(self, split: str) -> MusicDataset:
+        songs = {sid: self._song(split, sid) for sid in self._segments(split)}
+        return MusicDataset(Path(self.cfg.path.music_dir), songs, int(self.cfg.input_sample_rate), split)
+
+    def work_items(self) -> list[WorkItem]:
+        split = self.cfg.split
+        scenes, alphas = self._scenes(split), self._alphas()
+        items = []
+        for scene_id, lid in self.scene_listener_pairs(split, scenes, self.meta(f"scene.{split}.json")):
+            scene = scenes[scene_id]
+            where = f"{self.meta(f'scene.{split}.json')} [{scene_id}]"
+            require(scene, ("segment_id", "alpha"), where)
+            if scene["alpha"] not in alphas:
+                raise InputError(where, f"unknown alpha {scene['alpha']!r}")
+            self._song(split, scene["segment_id"])  # validates the segment
+            items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": scene["segment_id"], "listener": lid,
+                                                         "alpha": float(alphas[scene["alpha"]])}))
+        return items
+
+    def output_path(self, item: WorkItem, out_dir: Path) -> Path:
+        f = item.fields
+        return Path(out_dir) / f"{f['scene']}_{f['listener']}_A{f['alpha']}_remix.flac"
+
+    # stages -----------------------------------------------------------------------------------
+    def enhance(self, item: WorkItem, system, out_dir: Path) -> dict:
+        ds = self.dataset(self.cfg.split)
+        song = ds.songs[item.fields["song"]]
+        rate = int(self.cfg.input_sample_rate)
+        mixture = normalise_loudness(ds.load_track(song.mixture, allow_silence=False), rate, float(self.cfg.input_lufs))
+        stems = system.separate(mixture.astype(np.float32), ["vocals", "accompaniment"])
+        if set(stems) == {"mixture"}:
+            signal = stems["mixture"]
+        elif set(stems) == {"vocals", "accompaniment"}:
+            signal = downmix(stems["vocals"], stems["accompaniment"], item.fields["alpha"])
+        else:
+            raise InputError(f"system {system.name!r}", f"returned stems {sorted(stems)}, expected vocals and accompaniment")
+        listener = self.listeners(self.cfg.split)[item.fields["listener"]]
+        signal = self.hearing_aid()(signal, listener)
+        path = self.output_path(item, out_dir)
+        clipped = save_task_output(path, signal, rate, int(self.cfg.remix_sample_rate), bool(self.cfg.soft_clip))
+        return {**item.fields, "output": str(path), "clipped_samples": clipped}
+
+    def reference(self, item: WorkItem) -> np.ndarray:
+        """The official reference before the hearing aid: vocals +1 dB, accompaniment -1 dB,
+        normalised to -40 LUFS over the whole track, then cropped to the segment."""
+        ds = self.dataset(self.cfg.split)
+        song = ds.songs[item.fields["song"]]
+        whole = {k: ds.load_track(Track(t.instrument, t.path)) for k, t in song.sources.items()}
+        mix = whole["vocals"] * 10 ** (1 / 20) + (whole["bass"] + whole["drums"] + whole["other"]) * 10 ** (-1 / 20)
+        rate = ds.sample_rate
+        mix = normalise_loudness(mix, rate, float(self.cfg.input_lufs))
+        start = int(song.mixture.start * rate)
+        return mix[start : start + int(round(song.mixture.duration * rate))]
+
+    def evaluate(self, item: WorkItem, out_dir: Path, enhanced: dict) -> dict:
+        split = self.cfg.split
+        listener = self.listeners(split)[item.fields["listener"]]
+        rate = int(self.cfg.remix_sample_rate)
+        processed = read_audio(self.output_path(item, out_dir), rate, channels=2)
+        reference = self.hearing_aid()(self.reference(item), listener)
+        rng = legacy_rng(item.fields["scene"]) if self.cfg.evaluate.set_random_seed else None
+        # level1 from the amplified reference, as the official evaluate of this task
+        haaqi = haaqi_ears(processed, rate, reference, int(self.cfg.input_sample_rate), reference, listener, self.cfg, rng)
+
+        lyrics = self._segments(split)[item.fields["song"]]["text"]
+        w = self.cfg.evaluate.whisper
+        transcriber = Transcriber(w.backend, w.model, w.device, int(w.beam_size))  # models are cached per process
+        hyp, corr = {}, {}
+        for i, ear in enumerate(EARS):
+            heard = simulate_hearing_loss(processed[:, i], rate, listener.audiogram(ear), float(self.cfg.evaluate.equiv_0db_spl))
+            hyp[ear] = transcriber.transcribe(heard, rate)
+            corr[ear] = correctness(lyrics, hyp[ear])
+        alpha = item.fields["alpha"]
+        haaqi_avg = float(np.mean([haaqi["left"], haaqi["right"]]))
+        whisper_be = max(corr["left"], corr["right"])
+        return {**item.fields, "lyrics": lyrics, "hypothesis_left": hyp["left"], "hypothesis_right": hyp["right"],
+                "haaqi_left": haaqi["left"], "haaqi_right": haaqi["right"], "haaqi_avg": haaqi_avg,
+                "whisper_left": corr["left"], "whisper_right": corr["right"], "whisper_be": whisper_be,
+                "score": alpha * whisper_be + (1 - alpha) * haaqi_avg}
+
+    def summary_columns(self) -> list[str]:
+        return ["haaqi_avg", "whisper_be"]
+
+
+TASK = Cad2Task1
