@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from clarity.evaluator.haaqi import haaqi_v1 as reference_haaqi_v1
-from haaqi_signals import audiogram, distort, music, noise, with_silence
+from tests.haaqi_signals import audiogram, distort, music, noise, with_silence
 
 from evaluators.haaqi import (
     compute_haaqi,
