@@ -310,10 +310,10 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     npts = mid.shape[1]
     tpt = 2 * np.pi / FS
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
-    log_small = np.log10(SMALL)
     noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
     # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
-    control_buf, env, bm, gain, work, db, gains = (np.empty((2, npts)) for _ in range(7))
+    control_buf, env, bm, gain, work, db = (np.empty((2, npts)) for _ in range(6))
+    bm_gain = np.empty(npts)
     reference_bm = np.empty(npts)
     processed_bm = np.empty(npts)
     average = np.empty((2, NCHAN))
@@ -335,17 +335,17 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
-        log_control = np.log10(np.maximum(control, SMALL, out=control), out=control)
-        k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
+        ln_control = np.log(np.maximum(control, SMALL, out=control), out=control)
+        k.compression_exponent(ln_control, level1, low_knee[:, n], attn_ohc[:, n],
                                ratio[:, n], gain)
-        k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
+        k.lowpass_gain(np.exp(gain, out=gain), gain_lp[0][0], gain_lp[0][1],
                        gain_lp[1][1], env, bm)
 
         # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
         env_delay = stages.align_delay(env[0], env[1], lags)
-        log_env = np.log10(np.add(env, SMALL, out=work), out=work)
-        k.sl_ihc(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS, noise[:, n], noise_gain,
-                 shift, env_delay, log_small, db, reference_bm, gains)
+        ln_env = np.log(np.add(env, SMALL, out=work), out=work)
+        k.sl_ihc(env, bm, ln_env, level1 - attn_ihc[:, n], 2, FS, noise[:, n], noise_gain,
+                 shift, env_delay, db, reference_bm, bm_gain)
         smooth.append(stages.env_smooth(db))
 
         # Segment covariances, only where ave_covary2 will use them: a band whose
@@ -354,7 +354,7 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         cov = np.zeros_like(ms)
         if np.any(np.sqrt(ms) > silence_threshold):
             bm_delay = stages.align_delay(bm[0], bm[1], lags)
-            k.processed_bm(bm[1], gains, bm_delay, noise[1, n], noise_gain, shift,
+            k.processed_bm(bm[1], bm_gain, bm_delay, noise[1, n], noise_gain, shift,
                            processed_bm)
             cov, ms = stages.bm_covary(reference_bm, processed_bm, silence_threshold)
         covariance.append(cov)
