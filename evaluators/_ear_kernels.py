@@ -12,44 +12,42 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def gammatone(x, tpt, center_freq, coefs, env, bm):
     """4th-order gammatone on the two rows of `x` (demodulate, IIR, remodulate).
 
-    Row r uses carrier frequency center_freq[r] and coefs[r] = (a1, a2, a3, a4, a5, gain).
-    The carriers are eb.gammatone_bandwidth_demodulation's 2-D rotation, generated inline;
-    the IIR is scipy.signal.lfilter's direct form II transposed with b = [1, a1, a5, 0, 0],
-    a = [1, -a1, -a2, -a3, -a4], less its products with 1 and 0 (which change at most the
-    sign of a zero). Both rows run in one loop so their recursions overlap.
+    Both rows share the carrier frequency `center_freq`; row r uses coefs[r] = (a1, a2,
+    a3, a4, a5, gain). The carrier is eb.gammatone_bandwidth_demodulation's 2-D rotation,
+    generated inline; the IIR is scipy.signal.lfilter's direct form II transposed with
+    b = [1, a1, a5, 0, 0], a = [1, -a1, -a2, -a3, -a4], less its products with 1 and 0.
+    Both rows run in one loop so their recursions overlap; multiply-adds may be fused.
     Writes the envelopes into `env` and the BM motion into `bm` (pass an empty bm to skip
-    it); caller-owned outputs let one buffer serve every band.
+    it); caller-owned outputs let one buffer serve every band. Returns the envelopes' mean
+    squares.
     """
     npts = x.shape[1]
     want_bm = bm.shape[0] > 0
     # Two rows written out side by side (suffixes 0/1) so the values stay in registers.
-    cs0 = np.cos(tpt * center_freq[0])
-    sn0 = np.sin(tpt * center_freq[0])
-    cs1 = np.cos(tpt * center_freq[1])
-    sn1 = np.sin(tpt * center_freq[1])
+    cs = np.cos(tpt * center_freq)
+    sn = np.sin(tpt * center_freq)
     b1_0, b2_0, g0 = coefs[0, 0], coefs[0, 4], coefs[0, 5]
     c1_0, c2_0, c3_0, c4_0 = -coefs[0, 0], -coefs[0, 1], -coefs[0, 2], -coefs[0, 3]
     b1_1, b2_1, g1 = coefs[1, 0], coefs[1, 4], coefs[1, 5]
     c1_1, c2_1, c3_1, c4_1 = -coefs[1, 0], -coefs[1, 1], -coefs[1, 2], -coefs[1, 3]
     r0_0 = r1_0 = r2_0 = r3_0 = i0_0 = i1_0 = i2_0 = i3_0 = 0.0
     r0_1 = r1_1 = r2_1 = r3_1 = i0_1 = i1_1 = i2_1 = i3_1 = 0.0
-    co0 = co1 = 1.0
-    so0 = so1 = 0.0
+    co = 1.0
+    so = 0.0
+    env_0 = env[0]
+    env_1 = env[1]
     for n in range(npts):
         if n > 0:
-            arg = co0 * cs0 + so0 * sn0
-            so0 = so0 * cs0 - co0 * sn0
-            co0 = arg
-            arg = co1 * cs1 + so1 * sn1
-            so1 = so1 * cs1 - co1 * sn1
-            co1 = arg
+            arg = co * cs + so * sn
+            so = so * cs - co * sn
+            co = arg
         xv = x[0, n]
-        xr = xv * co0
-        xi = xv * so0
+        xr = xv * co
+        xi = xv * so
         yr = r0_0 + xr
         r0_0 = r1_0 + xr * b1_0 - yr * c1_0
         r1_0 = r2_0 + xr * b2_0 - yr * c2_0
@@ -60,12 +58,12 @@ def gammatone(x, tpt, center_freq, coefs, env, bm):
         i1_0 = i2_0 + xi * b2_0 - yi * c2_0
         i2_0 = i3_0 - yi * c3_0
         i3_0 = -(yi * c4_0)
-        env[0, n] = g0 * np.sqrt(yr * yr + yi * yi)
+        env_0[n] = yr * yr + yi * yi  # squared; the square roots vectorise below
         if want_bm:
-            bm[0, n] = g0 * (yr * co0 + yi * so0)
+            bm[0, n] = g0 * (yr * co + yi * so)
         xv = x[1, n]
-        xr = xv * co1
-        xi = xv * so1
+        xr = xv * co
+        xi = xv * so
         yr = r0_1 + xr
         r0_1 = r1_1 + xr * b1_1 - yr * c1_1
         r1_1 = r2_1 + xr * b2_1 - yr * c2_1
@@ -76,9 +74,21 @@ def gammatone(x, tpt, center_freq, coefs, env, bm):
         i1_1 = i2_1 + xi * b2_1 - yi * c2_1
         i2_1 = i3_1 - yi * c3_1
         i3_1 = -(yi * c4_1)
-        env[1, n] = g1 * np.sqrt(yr * yr + yi * yi)
+        env_1[n] = yr * yr + yi * yi
         if want_bm:
-            bm[1, n] = g1 * (yr * co1 + yi * so1)
+            bm[1, n] = g1 * (yr * co + yi * so)
+    return _scaled_sqrt(env_0, g0), _scaled_sqrt(env_1, g1)
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _scaled_sqrt(row, gain):
+    """row <- gain * sqrt(row) in place; returns the mean square of the result."""
+    total = 0.0
+    for n in range(row.shape[0]):
+        v = gain * np.sqrt(row[n])
+        row[n] = v
+        total += v * v
+    return total / row.shape[0]
 
 
 DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x); numpy's log is faster
@@ -125,7 +135,7 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
            env_delay, out_db, out_bm, gain):
     """eb.envelope_sl and eb.inner_hair_cell_adaptation for both rows (reference,
     processed), with the processed envelope aligned, the group-delay shift, and the
-    reference BM finished (threshold noise noise_gain * noise added before the shift).
+    reference BM finished (its threshold noise noise_gain * noise added before the shift).
 
     The processed row reads env/ln_env at n + env_delay (zero, and ln(1e-30), outside the
     signal), as envelope_align's shifted copy. `ln_env` is ln(env + 1e-30) and `offset`
@@ -179,7 +189,7 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
     reference = out_bm[shift:]
     _bm_gain(out_db[0, shift:], env[0, :count], reference)
     bm_0 = bm[0, :count]
-    noise_0 = noise[0, :count]
+    noise_0 = noise[:count]
     for n in range(count):
         reference[n] = reference[n] * bm_0[n] + noise_gain * noise_0[n]
     lo = min(max(-env_delay, 0), count)

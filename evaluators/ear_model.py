@@ -160,7 +160,8 @@ class _Aligner:
         size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
         self.size, self.block = size, size - span + 1
         self.nblock = -(-npts // self.block)
-        self.reference = np.zeros(self.nblock * self.block)
+        # reference blocks in zero-padded rows: rfft without n= skips numpy's padded copy
+        self.reference = np.zeros((self.nblock, size))
         self.padded = np.zeros((self.nblock - 1) * self.block + size)
         step = self.padded.strides[0]
         self.segments = np.lib.stride_tricks.as_strided(
@@ -169,11 +170,12 @@ class _Aligner:
         self.output_spec = np.empty_like(self.reference_spec)
 
     def delay(self, reference, output):
-        npts, lags = self.npts, self.lags
-        self.reference[:npts] = reference
+        npts, lags, block = self.npts, self.lags, self.block
+        full = npts // block
+        self.reference[:full, :block] = reference[:full * block].reshape(full, block)
+        self.reference[full:, :npts - full * block] = reference[full * block:]
         self.padded[lags:lags + npts] = output
-        np.fft.rfft(self.reference.reshape(self.nblock, self.block), n=self.size, axis=-1,
-                    out=self.reference_spec)
+        np.fft.rfft(self.reference, axis=-1, out=self.reference_spec)
         np.fft.rfft(self.segments, axis=-1, out=self.output_spec)
         cross = k.cross_spectrum_sum(self.reference_spec, self.output_spec)
         corr = np.fft.irfft(cross, n=self.size)[: 2 * lags]  # corr[d + lags]
@@ -208,6 +210,57 @@ def _delay_candidates(reference_levels: tuple) -> tuple:
     lowest = [_group_delay(bandwidth_max[n], center[n]) for n in range(NCHAN)]
     highest = [_group_delay(bandwidth_min[n], center[n]) for n in range(NCHAN)]
     return tuple(n for n in range(NCHAN) if highest[n] >= max(lowest))
+
+
+class _BandNoise:
+    """The threshold noise, (2, 32, npts) draws in upstream order (reference bands, then
+    processed bands), handed out a band at a time, in band order.
+
+    With a RandomState the draws are made as needed from two cursors, one at the start of
+    the reference rows and one at the start of the processed rows (found by running the
+    stream past the reference rows), so the 2 x 32 x npts array is never held; processed
+    rows nobody needs are skipped without their values. ``finish`` leaves the generator
+    where drawing the whole array would.
+    """
+
+    def __init__(self, rng, npts):
+        self.rng, self.npts = rng, npts
+        if not isinstance(rng, np.random.RandomState):
+            self.all = rng.standard_normal((2, NCHAN, npts))
+            return
+        self.start = rng.get_state()
+        self.reference_row = np.empty(npts)
+        self.processed_row = np.empty(npts)
+        self._open_processed()
+
+    def _open_processed(self):
+        self.processed_stream = np.random.RandomState()
+        self.processed_stream.set_state(self.rng.get_state())
+        legacy_normal.skip(self.processed_stream, NCHAN * self.npts)
+
+    def reference(self, n):
+        if not isinstance(self.rng, np.random.RandomState):
+            return self.all[0, n]
+        return legacy_normal.standard_normal(self.rng, self.npts, self.reference_row)
+
+    def processed(self, n, needed=True):
+        """Band n's processed row (just skipped, returning None, unless `needed`)."""
+        if not isinstance(self.rng, np.random.RandomState):
+            return self.all[1, n]
+        if not needed:
+            legacy_normal.skip(self.processed_stream, self.npts)
+            return None
+        return legacy_normal.standard_normal(self.processed_stream, self.npts,
+                                             self.processed_row)
+
+    def finish(self):
+        if isinstance(self.rng, np.random.RandomState):
+            self.rng.set_state(self.processed_stream.get_state())
+
+    def rewind(self):
+        if isinstance(self.rng, np.random.RandomState):
+            self.rng.set_state(self.start)
+            self._open_processed()
 
 
 class _DelayBoundMissed(Exception):
@@ -254,12 +307,7 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     levels = tuple(float(v) for v in levels)
     levels_x = tuple(0.0 for _ in levels) if itype == 0 else levels
     mid = preprocess(reference, reference_freq, processed, processed_freq, levels, itype)
-    npts = mid.shape[1]
-    shape = (2, NCHAN, npts)
-    if isinstance(rng, np.random.RandomState):
-        noise = legacy_normal.standard_normal(rng, shape)
-    else:
-        noise = rng.standard_normal(shape)
+    noise = _BandNoise(rng, mid.shape[1])
 
     # The group-delay correction needs the largest delay over bands before any band can
     # be finished; only a few low bands can have it, so run their control paths first.
@@ -267,16 +315,17 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     bandwidth_min_x = _loss(levels_x)[1]
     controls = {n: _control(mid, n) for n in _delay_candidates(levels_x)}
     max_delay = max(
-        _group_delay(_bandwidth_adjust(np.sqrt(np.mean(c[0] ** 2)), bandwidth_min_x[n],
-                                       bandwidth_max[n], level1), center[n])
-        for n, c in controls.items())
+        _group_delay(_bandwidth_adjust(rms[0], bandwidth_min_x[n], bandwidth_max[n], level1),
+                     center[n])
+        for n, (_, rms) in controls.items())
     try:
         return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
                       silence_threshold)
     except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
+        noise.rewind()
         max_delay = max(
-            _group_delay(_bandwidth_adjust(np.sqrt(np.mean(_control(mid, n)[0] ** 2)),
-                                           bandwidth_min_x[n], bandwidth_max[n], level1),
+            _group_delay(_bandwidth_adjust(_control(mid, n)[1][0], bandwidth_min_x[n],
+                                           bandwidth_max[n], level1),
                          center[n])
             for n in range(NCHAN))
         return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages,
@@ -287,13 +336,14 @@ _NO_BM = np.empty((0, 0))
 
 
 def _control(mid, n, out=None):
-    """Control-path (widest filter) envelopes of both signals in band n (into `out`)."""
+    """Control-path (widest filter) envelopes of both signals in band n (into `out`) and
+    their RMS."""
     center, bandwidth_max = _channel_constants()
-    both = np.full(2, center[n])
     out = np.empty_like(mid) if out is None else out
-    k.gammatone(mid, 2 * np.pi / FS, both, _gammatone_coefs(np.full(2, bandwidth_max[n]), both),
-                out, _NO_BM)
-    return out
+    mean_square = k.gammatone(mid, 2 * np.pi / FS, center[n],
+                              _gammatone_coefs(np.full(2, bandwidth_max[n]), center[n]), out,
+                              _NO_BM)
+    return out, np.sqrt(mean_square)
 
 
 def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
@@ -322,16 +372,15 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     covariance = []
     mean_square = []
     for n in range(NCHAN):
-        control = controls.pop(n) if n in controls else _control(mid, n, control_buf)
-        control_rms = np.sqrt(np.mean(np.square(control, out=work), axis=1))
+        control, control_rms = (controls.pop(n) if n in controls
+                                else _control(mid, n, control_buf))
         bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
                       _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
         shift = max_delay - _group_delay(bandwidths[0], center[n])
         if shift < 0:
             raise _DelayBoundMissed
-        both = np.full(2, center[n])
-        k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), env, bm)
-        average[:, n] = np.sqrt(np.mean(np.square(env, out=work), axis=1))
+        average[:, n] = np.sqrt(k.gammatone(mid, tpt, center[n],
+                                            _gammatone_coefs(bandwidths, center[n]), env, bm))
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
@@ -344,7 +393,7 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
         env_delay = stages.align_delay(env[0], env[1], lags)
         ln_env = np.log(np.add(env, SMALL, out=work), out=work)
-        k.sl_ihc(env, bm, ln_env, level1 - attn_ihc[:, n], 2, FS, noise[:, n], noise_gain,
+        k.sl_ihc(env, bm, ln_env, level1 - attn_ihc[:, n], 2, FS, noise.reference(n), noise_gain,
                  shift, env_delay, db, reference_bm, bm_gain)
         smooth.append(stages.env_smooth(db))
 
@@ -352,13 +401,16 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
         # reference never exceeds the threshold needs neither the BM alignment nor them.
         ms = stages.reference_levels(reference_bm)
         cov = np.zeros_like(ms)
-        if np.any(np.sqrt(ms) > silence_threshold):
+        audible = np.any(np.sqrt(ms) > silence_threshold)
+        processed_noise = noise.processed(n, needed=audible)
+        if audible:
             bm_delay = stages.align_delay(bm[0], bm[1], lags)
-            k.processed_bm(bm[1], bm_gain, bm_delay, noise[1, n], noise_gain, shift,
+            k.processed_bm(bm[1], bm_gain, bm_delay, processed_noise, noise_gain, shift,
                            processed_bm)
             cov, ms = stages.bm_covary(reference_bm, processed_bm, silence_threshold)
         covariance.append(cov)
         mean_square.append(ms)
+    noise.finish()
 
     reference_sl = eb.convert_rms_to_sl(average[0], control_average[0], attn_ohc_x, low_knee_x,
                                         cr_x, attn_ihc_x, level1)
