@@ -130,7 +130,7 @@ def compression_exponent(ln_control, level1, knee, attn_ohc, ratio, out):
             out[r, n] = (-attn_ohc[r] - (logenv - knee[r]) * slope) * to_neper
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift,
            env_delay, out_db, out_bm, gain):
     """eb.envelope_sl and eb.inner_hair_cell_adaptation for both rows (reference,
@@ -174,17 +174,19 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
     out_db[:, :shift] = 0.0
     out_bm[:shift] = 0.0
     u_1 = u_2 = w_1 = w_2 = 0.0
+    ln_0, ln_1 = ln_env[0], ln_env[1]
+    db_0, db_1 = out_db[0, shift:], out_db[1, shift:]  # row views: cheaper indexing
     for n in range(count):
-        v_0 = max(offset[0] + DB_PER_NEPER * ln_env[0, n], 0.0)
+        v_0 = max(offset[0] + DB_PER_NEPER * ln_0[n], 0.0)
         m = n + env_delay
-        ln_e = ln_env[1, m] if 0 <= m < nsamp else ln_small
+        ln_e = ln_1[m] if 0 <= m < nsamp else ln_small
         y_0 = max(offset[1] + DB_PER_NEPER * ln_e, 0.0)
         u_1, u_2 = (k_10 * v_0 + k_11 * u_1 + k_12 * u_2,
                     k_20 * v_0 + k_21 * u_1 + k_22 * u_2)
         w_1, w_2 = (k_10 * y_0 + k_11 * w_1 + k_12 * w_2,
                     k_20 * y_0 + k_21 * w_1 + k_22 * w_2)
-        out_db[0, n + shift] = max((v_0 - u_1) * r_1_inv, 0.0)
-        out_db[1, n + shift] = max((y_0 - w_1) * r_1_inv, 0.0)
+        db_0[n] = max((v_0 - u_1) * r_1_inv, 0.0)
+        db_1[n] = max((y_0 - w_1) * r_1_inv, 0.0)
     # BM gains, in separate loops over contiguous views so the divisions vectorise
     reference = out_bm[shift:]
     _bm_gain(out_db[0, shift:], env[0, :count], reference)
