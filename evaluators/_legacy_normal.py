@@ -37,11 +37,13 @@ def _twist(mt):
 
 
 @njit(cache=True)
-def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
+def _uniform_pairs(mt, pos, npairs, x1, x2, r2, store=True):
     """Accepted (x1, x2, r2) of the polar method, as legacy_gauss draws them.
 
     Works a twist block at a time: temper the block's words, then test 4-word candidates
-    with branch-free compaction. x1, x2, r2 need npairs + 1 entries. Returns the new pos.
+    with branch-free compaction. x1, x2, r2 need npairs + 1 entries. With store=False only
+    the last pair is written (at npairs - 1), and whole blocks are just counted. Returns
+    the new pos.
     """
     words = np.empty(_N + 4, np.int64)
     cand = np.empty((3, (_N + 4) // 4))
@@ -71,11 +73,21 @@ def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
             cand[0, c] = a
             cand[1, c] = b
             cand[2, c] = a * a + b * b
-        for c in range(ncand):
+        scan_from = 0
+        if not store:  # only the count: a branch-free sum unless this block finishes
+            accepted = 0
+            for c in range(ncand):
+                s = cand[2, c]
+                accepted += (s < 1.0) & (s != 0.0)
+            if count + accepted < npairs:
+                count += accepted
+                scan_from = ncand
+        for c in range(scan_from, ncand):
             s = cand[2, c]
-            x1[count] = cand[0, c]
-            x2[count] = cand[1, c]
-            r2[count] = s
+            if store or count == npairs - 1:
+                x1[count] = cand[0, c]
+                x2[count] = cand[1, c]
+                r2[count] = s
             count += (s < 1.0) & (s != 0.0)
             if count == npairs:
                 # unconsumed words all come from the current block
@@ -121,7 +133,7 @@ def _draw(state, total, out):
     f = np.empty(_CHUNK)
     for first in range(0, npairs, _CHUNK):
         count = min(_CHUNK, npairs - first)
-        pos = _uniform_pairs(mt, pos, count, x1, x2, r2)
+        pos = _uniform_pairs(mt, pos, count, x1, x2, r2, out is not None)
         lo = start + 2 * first
         nsecond = min(count, total - lo - count)
         if out is None:  # only an odd total's cached second value is needed
