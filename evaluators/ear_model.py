@@ -212,6 +212,9 @@ def _delay_candidates(reference_levels: tuple) -> tuple:
     return tuple(n for n in range(NCHAN) if highest[n] >= max(lowest))
 
 
+_NO_BM = np.empty((0, 0))
+
+
 class _BandNoise:
     """The threshold noise, (2, 32, npts) draws in upstream order (reference bands, then
     processed bands), handed out a band at a time, in band order.
@@ -308,45 +311,63 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     levels_x = tuple(0.0 for _ in levels) if itype == 0 else levels
     mid = preprocess(reference, reference_freq, processed, processed_freq, levels, itype)
     noise = _BandNoise(rng, mid.shape[1])
+    filters = _Gammatone(mid)
 
     # The group-delay correction needs the largest delay over bands before any band can
     # be finished; only a few low bands can have it, so run their control paths first.
     center, bandwidth_max = _channel_constants()
     bandwidth_min_x = _loss(levels_x)[1]
-    controls = {n: _control(mid, n) for n in _delay_candidates(levels_x)}
+    controls = {n: _control(filters, n) for n in _delay_candidates(levels_x)}
     max_delay = max(
         _group_delay(_bandwidth_adjust(rms[0], bandwidth_min_x[n], bandwidth_max[n], level1),
                      center[n])
         for n, (_, rms) in controls.items())
     try:
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+        return _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages,
                       silence_threshold)
     except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
         noise.rewind()
         max_delay = max(
-            _group_delay(_bandwidth_adjust(_control(mid, n)[1][0], bandwidth_min_x[n],
+            _group_delay(_bandwidth_adjust(_control(filters, n)[1][0], bandwidth_min_x[n],
                                            bandwidth_max[n], level1),
                          center[n])
             for n in range(NCHAN))
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages,
+        return _bands(filters, levels, levels_x, level1, noise, max_delay, {}, stages,
                       silence_threshold)
 
 
-_NO_BM = np.empty((0, 0))
+@functools.lru_cache(maxsize=None)
+def _lead_in():
+    """The longest gammatone settle_length: lowest band, narrowest bandwidth (1)."""
+    center, _ = _channel_constants()
+    return k.settle_length(_gammatone_coefs(1.0, center[0])[0] / 4)
 
 
-def _control(mid, n, out=None):
+class _Gammatone:
+    """The middle-ear output laid out once for the lane-parallel gammatone kernel."""
+
+    def __init__(self, mid):
+        self.npts = mid.shape[1]
+        self.pad = _lead_in()
+        self.lanes = k.lanes_input(mid, self.pad)
+
+    def __call__(self, n, bandwidths, env, bm=_NO_BM):
+        """Band n at (reference, processed) `bandwidths` into env (and bm); returns the
+        envelopes' mean squares."""
+        center = _channel_constants()[0][n]
+        return np.array(k.gammatone(self.lanes, self.pad, self.npts, 2 * np.pi / FS, center,
+                                    _gammatone_coefs(bandwidths, center), env, bm))
+
+
+def _control(filters, n, out=None):
     """Control-path (widest filter) envelopes of both signals in band n (into `out`) and
     their RMS."""
-    center, bandwidth_max = _channel_constants()
-    out = np.empty_like(mid) if out is None else out
-    mean_square = k.gammatone(mid, 2 * np.pi / FS, center[n],
-                              _gammatone_coefs(np.full(2, bandwidth_max[n]), center[n]), out,
-                              _NO_BM)
+    out = np.empty((2, filters.npts)) if out is None else out
+    mean_square = filters(n, np.full(2, _channel_constants()[1][n]), out)
     return out, np.sqrt(mean_square)
 
 
-def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+def _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages,
            silence_threshold):
     """The per-band ear model and reductions (see ear_features)."""
     center, bandwidth_max = _channel_constants()
@@ -357,8 +378,7 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     ratio = np.array([cr_x, cr_y])
     attn_ihc = np.array([attn_ihc_x, attn_ihc_y])
     gain_lp = _filters()[2]
-    npts = mid.shape[1]
-    tpt = 2 * np.pi / FS
+    npts = filters.npts
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
     noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
     # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
@@ -373,14 +393,13 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     mean_square = []
     for n in range(NCHAN):
         control, control_rms = (controls.pop(n) if n in controls
-                                else _control(mid, n, control_buf))
+                                else _control(filters, n, control_buf))
         bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
                       _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
         shift = max_delay - _group_delay(bandwidths[0], center[n])
         if shift < 0:
             raise _DelayBoundMissed
-        average[:, n] = np.sqrt(k.gammatone(mid, tpt, center[n],
-                                            _gammatone_coefs(bandwidths, center[n]), env, bm))
+        average[:, n] = np.sqrt(filters(n, np.array(bandwidths), env, bm))
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
