@@ -1,14 +1,17 @@
 """Vectorised Kates ear model and HAAQI feature stages (the ``fast`` HAAQI backend).
 
-Same steps, constants and operation order as ``clarity.evaluator.haspi.eb.ear_model``
-followed by the ``haaqi_v1`` feature stages; what differs is how the work is organised:
+Same steps and constants as ``clarity.evaluator.haspi.eb.ear_model`` followed by the
+``haaqi_v1`` feature stages, equal to rounding (HAAQI to ~1e-10, the contract is 1e-6);
+what differs is how the work is organised:
 
 * signal-independent coefficients (centre frequencies, loss parameters, NAL-R FIR, filter
   designs, windows, modulation filters) are computed once and cached;
 * the per-sample recursions (gammatone carriers and IIRs, OHC gain low-pass, IHC
   adaptation) and the segment loops of ``env_smooth`` and ``bm_covary`` run in numba
-  (``_ear_kernels``), the reference and processed signals of a band side by side; the
-  log/exp steps stay in numpy, whose SIMD versions are what pyclarity uses;
+  (``_ear_kernels``), the reference and processed signals of a band side by side, the
+  gammatone on 16 stretches of the signal at once and the segment sums vectorised;
+  log/exp steps stay in numpy (SIMD), as natural log and exp rather than log10 and
+  power(10, .), which numpy does not vectorise;
 * ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs) instead
   of a full-length correlation, which made upstream super-linear in the length;
 * each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
@@ -21,10 +24,12 @@ followed by the ``haaqi_v1`` feature stages; what differs is how the work is org
 
 The added threshold noise is drawn from the caller's generator in upstream order
 (reference bands, processed bands, then melcor9's two zero-weighted draws), so a
-``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws. Scores then
-match pyclarity's to rounding; the remaining sources are the FFT sizes of the alignment
-correlation (only an exact tie could move its argmax), the vectorised ``log`` in
-``_legacy_normal`` and the summation order of the segment sums.
+``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws; it is drawn a
+band at a time (``_BandNoise``), never as one 2 x 32 x N array. Scores then match
+pyclarity's to rounding: fused multiply-adds, reassociated sums, the gammatone lanes'
+carriers (started from cos/sin rather than rotated from sample 0), ln/exp for log10/power,
+the FFT sizes of the alignment correlation (only a near-exact tie could move its argmax)
+and the vectorised ``log`` in ``_legacy_normal``.
 """
 
 from __future__ import annotations
