@@ -4,7 +4,8 @@ One ear, one thread, 10 s and 30 s of music-like audio at 24 kHz against a clipp
 delayed copy, mild-to-moderate sloping loss (``--levels`` for another), the same legacy
 seed for both implementations. The fast backend skips covariances that HAAQI gives zero
 weight, so its speed-up grows with the loss (fewer bands above threshold). Prints
-per length: pyclarity seconds, fast seconds, ratio, |score difference|; then both ears
+per length: pyclarity seconds, fast seconds, ratio, |score difference|, then the smallest
+ratio and largest difference over lengths; then both ears
 batched (compute_haaqi_stereo) and the torch backend on the CPU (and on CUDA if present).
 
     python benchmarks/haaqi_speed.py [--lengths 10 30] [--repeats 1] [--no-torch]
@@ -79,6 +80,7 @@ def main() -> None:
 
     print(f"{'length s':>8} {'pyclarity s':>12} {'fast s':>8} {'ratio':>6} {'|diff|':>9}")
     rows = {}
+    ratios, diffs = [], []
     for length in args.lengths:
         reference = music(length, 1)
         processed = processed_from(reference)
@@ -88,8 +90,11 @@ def main() -> None:
                                                  seed=1)) for _ in range(args.repeats)]
         t_fast, s_fast = min(fast_runs)
         rows[length] = (reference, processed, t_fast, s_ref)
+        ratios.append(t_ref / t_fast)
+        diffs.append(abs(s_ref - s_fast))
         print(f"{length:8.0f} {t_ref:12.2f} {t_fast:8.3f} {t_ref / t_fast:6.1f} "
               f"{abs(s_ref - s_fast):9.1e}", flush=True)
+    print(f"min ratio {min(ratios):.1f}, max |score diff| {max(diffs):.1e}")
 
     print("\nfast backend, other entry points / backends (seconds)")
     for length, (reference, processed, t_fast, s_ref) in rows.items():

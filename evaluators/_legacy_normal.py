@@ -37,11 +37,13 @@ def _twist(mt):
 
 
 @njit(cache=True)
-def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
+def _uniform_pairs(mt, pos, npairs, x1, x2, r2, store=True):
     """Accepted (x1, x2, r2) of the polar method, as legacy_gauss draws them.
 
     Works a twist block at a time: temper the block's words, then test 4-word candidates
-    with branch-free compaction. x1, x2, r2 need npairs + 1 entries. Returns the new pos.
+    with branch-free compaction. x1, x2, r2 need npairs + 1 entries. With store=False only
+    the last pair is written (at npairs - 1), and whole blocks are just counted. Returns
+    the new pos.
     """
     words = np.empty(_N + 4, np.int64)
     cand = np.empty((3, (_N + 4) // 4))
@@ -71,11 +73,21 @@ def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
             cand[0, c] = a
             cand[1, c] = b
             cand[2, c] = a * a + b * b
-        for c in range(ncand):
+        scan_from = 0
+        if not store:  # only the count: a branch-free sum unless this block finishes
+            accepted = 0
+            for c in range(ncand):
+                s = cand[2, c]
+                accepted += (s < 1.0) & (s != 0.0)
+            if count + accepted < npairs:
+                count += accepted
+                scan_from = ncand
+        for c in range(scan_from, ncand):
             s = cand[2, c]
-            x1[count] = cand[0, c]
-            x2[count] = cand[1, c]
-            r2[count] = s
+            if store or count == npairs - 1:
+                x1[count] = cand[0, c]
+                x2[count] = cand[1, c]
+                r2[count] = s
             count += (s < 1.0) & (s != 0.0)
             if count == npairs:
                 # unconsumed words all come from the current block
@@ -90,14 +102,27 @@ def _uniform_pairs(mt, pos, npairs, x1, x2, r2):
 _CHUNK = 1 << 15  # pairs per pass: buffers stay in cache
 
 
-def standard_normal(state: np.random.RandomState, shape) -> np.ndarray:
-    """Same as ``state.standard_normal(shape)``, advancing `state` the same way."""
-    _, key, pos, has_gauss, cached = state.get_state()
+def standard_normal(state: np.random.RandomState, shape, out=None) -> np.ndarray:
+    """Same as ``state.standard_normal(shape)``, advancing `state` the same way (into
+    `out`, a contiguous array of that shape, if given)."""
     total = int(np.prod(shape))
-    out = np.empty(total)
+    out = np.empty(total) if out is None else out.reshape(total)
+    _draw(state, total, out)
+    return out.reshape(shape)
+
+
+def skip(state: np.random.RandomState, count: int) -> None:
+    """Advance `state` as ``state.standard_normal(count)`` would, without the values."""
+    _draw(state, count, None)
+
+
+def _draw(state, total, out):
+    """`total` draws from `state` into `out` (None: only advance the state)."""
+    _, key, pos, has_gauss, cached = state.get_state()
     start = 0
     if has_gauss and total:
-        out[0] = cached
+        if out is not None:
+            out[0] = cached
         start = 1
         has_gauss, cached = 0, 0.0
     npairs = (total - start + 1) // 2
@@ -108,18 +133,22 @@ def standard_normal(state: np.random.RandomState, shape) -> np.ndarray:
     f = np.empty(_CHUNK)
     for first in range(0, npairs, _CHUNK):
         count = min(_CHUNK, npairs - first)
-        pos = _uniform_pairs(mt, pos, count, x1, x2, r2)
+        pos = _uniform_pairs(mt, pos, count, x1, x2, r2, out is not None)
+        lo = start + 2 * first
+        nsecond = min(count, total - lo - count)
+        if out is None:  # only an odd total's cached second value is needed
+            if nsecond < count:
+                fc = np.sqrt(-2.0 * np.log(r2[count - 1:count]) / r2[count - 1:count])
+                has_gauss, cached = 1, float(fc[0] * x1[count - 1])
+            continue
         # f = sqrt(-2 log(r2) / r2), as legacy_gauss
         fc = f[:count]
         np.log(r2[:count], out=fc)
         np.multiply(-2.0, fc, out=fc)
         np.divide(fc, r2[:count], out=fc)
         np.sqrt(fc, out=fc)
-        lo = start + 2 * first
         np.multiply(fc, x2[:count], out=out[lo:lo + 2 * count:2])
-        nsecond = min(count, total - lo - count)
         np.multiply(fc[:nsecond], x1[:nsecond], out=out[lo + 1:lo + 2 * nsecond:2])
         if nsecond < count:
             has_gauss, cached = 1, float(fc[-1] * x1[count - 1])
     state.set_state(("MT19937", mt.astype(np.uint32), pos, has_gauss, cached))
-    return out.reshape(shape)

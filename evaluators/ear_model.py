@@ -1,14 +1,17 @@
 """Vectorised Kates ear model and HAAQI feature stages (the ``fast`` HAAQI backend).
 
-Same steps, constants and operation order as ``clarity.evaluator.haspi.eb.ear_model``
-followed by the ``haaqi_v1`` feature stages; what differs is how the work is organised:
+Same steps and constants as ``clarity.evaluator.haspi.eb.ear_model`` followed by the
+``haaqi_v1`` feature stages, equal to rounding (HAAQI to ~1e-10, the contract is 1e-6);
+what differs is how the work is organised:
 
 * signal-independent coefficients (centre frequencies, loss parameters, NAL-R FIR, filter
   designs, windows, modulation filters) are computed once and cached;
 * the per-sample recursions (gammatone carriers and IIRs, OHC gain low-pass, IHC
   adaptation) and the segment loops of ``env_smooth`` and ``bm_covary`` run in numba
-  (``_ear_kernels``), the reference and processed signals of a band side by side; the
-  log/exp steps stay in numpy, whose SIMD versions are what pyclarity uses;
+  (``_ear_kernels``), the reference and processed signals of a band side by side, the
+  gammatone on 16 stretches of the signal at once and the segment sums vectorised;
+  log/exp steps stay in numpy (SIMD), as natural log and exp rather than log10 and
+  power(10, .), which numpy does not vectorise;
 * ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs) instead
   of a full-length correlation, which made upstream super-linear in the length;
 * each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
@@ -21,10 +24,12 @@ followed by the ``haaqi_v1`` feature stages; what differs is how the work is org
 
 The added threshold noise is drawn from the caller's generator in upstream order
 (reference bands, processed bands, then melcor9's two zero-weighted draws), so a
-``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws. Scores then
-match pyclarity's to rounding; the remaining sources are the FFT sizes of the alignment
-correlation (only an exact tie could move its argmax), the vectorised ``log`` in
-``_legacy_normal`` and the summation order of the segment sums.
+``RandomState`` seeded like ``np.random.seed`` reproduces pyclarity's draws; it is drawn a
+band at a time (``_BandNoise``), never as one 2 x 32 x N array. Scores then match
+pyclarity's to rounding: fused multiply-adds, reassociated sums, the gammatone lanes'
+carriers (started from cos/sin rather than rotated from sample 0), ln/exp for log10/power,
+the FFT sizes of the alignment correlation (only a near-exact tie could move its argmax)
+and the vectorised ``log`` in ``_legacy_normal``.
 """
 
 from __future__ import annotations
@@ -160,7 +165,8 @@ class _Aligner:
         size = 16384 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
         self.size, self.block = size, size - span + 1
         self.nblock = -(-npts // self.block)
-        self.reference = np.zeros(self.nblock * self.block)
+        # reference blocks in zero-padded rows: rfft without n= skips numpy's padded copy
+        self.reference = np.zeros((self.nblock, size))
         self.padded = np.zeros((self.nblock - 1) * self.block + size)
         step = self.padded.strides[0]
         self.segments = np.lib.stride_tricks.as_strided(
@@ -169,11 +175,12 @@ class _Aligner:
         self.output_spec = np.empty_like(self.reference_spec)
 
     def delay(self, reference, output):
-        npts, lags = self.npts, self.lags
-        self.reference[:npts] = reference
+        npts, lags, block = self.npts, self.lags, self.block
+        full = npts // block
+        self.reference[:full, :block] = reference[:full * block].reshape(full, block)
+        self.reference[full:, :npts - full * block] = reference[full * block:]
         self.padded[lags:lags + npts] = output
-        np.fft.rfft(self.reference.reshape(self.nblock, self.block), n=self.size, axis=-1,
-                    out=self.reference_spec)
+        np.fft.rfft(self.reference, axis=-1, out=self.reference_spec)
         np.fft.rfft(self.segments, axis=-1, out=self.output_spec)
         cross = k.cross_spectrum_sum(self.reference_spec, self.output_spec)
         corr = np.fft.irfft(cross, n=self.size)[: 2 * lags]  # corr[d + lags]
@@ -208,6 +215,60 @@ def _delay_candidates(reference_levels: tuple) -> tuple:
     lowest = [_group_delay(bandwidth_max[n], center[n]) for n in range(NCHAN)]
     highest = [_group_delay(bandwidth_min[n], center[n]) for n in range(NCHAN)]
     return tuple(n for n in range(NCHAN) if highest[n] >= max(lowest))
+
+
+_NO_BM = np.empty((0, 0))
+
+
+class _BandNoise:
+    """The threshold noise, (2, 32, npts) draws in upstream order (reference bands, then
+    processed bands), handed out a band at a time, in band order.
+
+    With a RandomState the draws are made as needed from two cursors, one at the start of
+    the reference rows and one at the start of the processed rows (found by running the
+    stream past the reference rows), so the 2 x 32 x npts array is never held; processed
+    rows nobody needs are skipped without their values. ``finish`` leaves the generator
+    where drawing the whole array would.
+    """
+
+    def __init__(self, rng, npts):
+        self.rng, self.npts = rng, npts
+        if not isinstance(rng, np.random.RandomState):
+            self.all = rng.standard_normal((2, NCHAN, npts))
+            return
+        self.start = rng.get_state()
+        self.reference_row = np.empty(npts)
+        self.processed_row = np.empty(npts)
+        self._open_processed()
+
+    def _open_processed(self):
+        self.processed_stream = np.random.RandomState()
+        self.processed_stream.set_state(self.rng.get_state())
+        legacy_normal.skip(self.processed_stream, NCHAN * self.npts)
+
+    def reference(self, n):
+        if not isinstance(self.rng, np.random.RandomState):
+            return self.all[0, n]
+        return legacy_normal.standard_normal(self.rng, self.npts, self.reference_row)
+
+    def processed(self, n, needed=True):
+        """Band n's processed row (just skipped, returning None, unless `needed`)."""
+        if not isinstance(self.rng, np.random.RandomState):
+            return self.all[1, n]
+        if not needed:
+            legacy_normal.skip(self.processed_stream, self.npts)
+            return None
+        return legacy_normal.standard_normal(self.processed_stream, self.npts,
+                                             self.processed_row)
+
+    def finish(self):
+        if isinstance(self.rng, np.random.RandomState):
+            self.rng.set_state(self.processed_stream.get_state())
+
+    def rewind(self):
+        if isinstance(self.rng, np.random.RandomState):
+            self.rng.set_state(self.start)
+            self._open_processed()
 
 
 class _DelayBoundMissed(Exception):
@@ -254,49 +315,64 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     levels = tuple(float(v) for v in levels)
     levels_x = tuple(0.0 for _ in levels) if itype == 0 else levels
     mid = preprocess(reference, reference_freq, processed, processed_freq, levels, itype)
-    npts = mid.shape[1]
-    shape = (2, NCHAN, npts)
-    if isinstance(rng, np.random.RandomState):
-        noise = legacy_normal.standard_normal(rng, shape)
-    else:
-        noise = rng.standard_normal(shape)
+    noise = _BandNoise(rng, mid.shape[1])
+    filters = _Gammatone(mid)
 
     # The group-delay correction needs the largest delay over bands before any band can
     # be finished; only a few low bands can have it, so run their control paths first.
     center, bandwidth_max = _channel_constants()
     bandwidth_min_x = _loss(levels_x)[1]
-    controls = {n: _control(mid, n) for n in _delay_candidates(levels_x)}
+    controls = {n: _control(filters, n) for n in _delay_candidates(levels_x)}
     max_delay = max(
-        _group_delay(_bandwidth_adjust(np.sqrt(np.mean(c[0] ** 2)), bandwidth_min_x[n],
-                                       bandwidth_max[n], level1), center[n])
-        for n, c in controls.items())
+        _group_delay(_bandwidth_adjust(rms[0], bandwidth_min_x[n], bandwidth_max[n], level1),
+                     center[n])
+        for n, (_, rms) in controls.items())
     try:
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+        return _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages,
                       silence_threshold)
     except _DelayBoundMissed:  # cannot happen while delays fall with bandwidth; be safe
+        noise.rewind()
         max_delay = max(
-            _group_delay(_bandwidth_adjust(np.sqrt(np.mean(_control(mid, n)[0] ** 2)),
-                                           bandwidth_min_x[n], bandwidth_max[n], level1),
+            _group_delay(_bandwidth_adjust(_control(filters, n)[1][0], bandwidth_min_x[n],
+                                           bandwidth_max[n], level1),
                          center[n])
             for n in range(NCHAN))
-        return _bands(mid, levels, levels_x, level1, noise, max_delay, {}, stages,
+        return _bands(filters, levels, levels_x, level1, noise, max_delay, {}, stages,
                       silence_threshold)
 
 
-_NO_BM = np.empty((0, 0))
+@functools.lru_cache(maxsize=None)
+def _lead_in():
+    """The longest gammatone settle_length: lowest band, narrowest bandwidth (1)."""
+    center, _ = _channel_constants()
+    return k.settle_length(_gammatone_coefs(1.0, center[0])[0] / 4)
 
 
-def _control(mid, n, out=None):
-    """Control-path (widest filter) envelopes of both signals in band n (into `out`)."""
-    center, bandwidth_max = _channel_constants()
-    both = np.full(2, center[n])
-    out = np.empty_like(mid) if out is None else out
-    k.gammatone(mid, 2 * np.pi / FS, both, _gammatone_coefs(np.full(2, bandwidth_max[n]), both),
-                out, _NO_BM)
-    return out
+class _Gammatone:
+    """The middle-ear output laid out once for the lane-parallel gammatone kernel."""
+
+    def __init__(self, mid):
+        self.npts = mid.shape[1]
+        self.pad = _lead_in()
+        self.lanes = k.lanes_input(mid, self.pad)
+
+    def __call__(self, n, bandwidths, env, bm=_NO_BM):
+        """Band n at (reference, processed) `bandwidths` into env (and bm); returns the
+        envelopes' mean squares."""
+        center = _channel_constants()[0][n]
+        return np.array(k.gammatone(self.lanes, self.pad, self.npts, 2 * np.pi / FS, center,
+                                    _gammatone_coefs(bandwidths, center), env, bm))
 
 
-def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
+def _control(filters, n, out=None):
+    """Control-path (widest filter) envelopes of both signals in band n (into `out`) and
+    their RMS."""
+    out = np.empty((2, filters.npts)) if out is None else out
+    mean_square = filters(n, np.full(2, _channel_constants()[1][n]), out)
+    return out, np.sqrt(mean_square)
+
+
+def _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages,
            silence_threshold):
     """The per-band ear model and reductions (see ear_features)."""
     center, bandwidth_max = _channel_constants()
@@ -307,13 +383,13 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     ratio = np.array([cr_x, cr_y])
     attn_ihc = np.array([attn_ihc_x, attn_ihc_y])
     gain_lp = _filters()[2]
-    npts = mid.shape[1]
-    tpt = 2 * np.pi / FS
+    npts = filters.npts
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
-    log_small = np.log10(SMALL)
     noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
     # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
-    control_buf, env, bm, gain, work, db, gains = (np.empty((2, npts)) for _ in range(7))
+    # (control is dead once compressed: its rows then take ln_env; gain's take the dB SL)
+    control_buf, env, bm, gain = (np.empty((2, npts)) for _ in range(4))
+    bm_gain = np.empty(npts)
     reference_bm = np.empty(npts)
     processed_bm = np.empty(npts)
     average = np.empty((2, NCHAN))
@@ -322,43 +398,45 @@ def _bands(mid, levels, levels_x, level1, noise, max_delay, controls, stages,
     covariance = []
     mean_square = []
     for n in range(NCHAN):
-        control = controls.pop(n) if n in controls else _control(mid, n, control_buf)
-        control_rms = np.sqrt(np.mean(np.square(control, out=work), axis=1))
+        control, control_rms = (controls.pop(n) if n in controls
+                                else _control(filters, n, control_buf))
         bandwidths = (_bandwidth_adjust(control_rms[0], bw_min_x[n], bandwidth_max[n], level1),
                       _bandwidth_adjust(control_rms[1], bw_min_y[n], bandwidth_max[n], level1))
         shift = max_delay - _group_delay(bandwidths[0], center[n])
         if shift < 0:
             raise _DelayBoundMissed
-        both = np.full(2, center[n])
-        k.gammatone(mid, tpt, both, _gammatone_coefs(bandwidths, both), env, bm)
-        average[:, n] = np.sqrt(np.mean(np.square(env, out=work), axis=1))
+        average[:, n] = np.sqrt(filters(n, np.array(bandwidths), env, bm))
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
-        log_control = np.log10(np.maximum(control, SMALL, out=control), out=control)
-        k.compression_exponent(log_control, level1, low_knee[:, n], attn_ohc[:, n],
+        ln_control = np.log(np.maximum(control, SMALL, out=control), out=control)
+        k.compression_exponent(ln_control, level1, low_knee[:, n], attn_ohc[:, n],
                                ratio[:, n], gain)
-        k.lowpass_gain(np.power(10, gain, out=gain), gain_lp[0][0], gain_lp[0][1],
+        k.lowpass_gain(np.exp(gain, out=gain), gain_lp[0][0], gain_lp[0][1],
                        gain_lp[1][1], env, bm)
 
         # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
         env_delay = stages.align_delay(env[0], env[1], lags)
-        log_env = np.log10(np.add(env, SMALL, out=work), out=work)
-        k.sl_ihc(env, bm, log_env, level1 - attn_ihc[:, n], 2, FS, noise[:, n], noise_gain,
-                 shift, env_delay, log_small, db, reference_bm, gains)
+        ln_env = np.log(np.add(env, SMALL, out=control), out=control)
+        db = gain
+        k.sl_ihc(env, bm, ln_env, level1 - attn_ihc[:, n], 2, FS, noise.reference(n), noise_gain,
+                 shift, env_delay, db, reference_bm, bm_gain)
         smooth.append(stages.env_smooth(db))
 
         # Segment covariances, only where ave_covary2 will use them: a band whose
         # reference never exceeds the threshold needs neither the BM alignment nor them.
         ms = stages.reference_levels(reference_bm)
         cov = np.zeros_like(ms)
-        if np.any(np.sqrt(ms) > silence_threshold):
+        audible = np.any(np.sqrt(ms) > silence_threshold)
+        processed_noise = noise.processed(n, needed=audible)
+        if audible:
             bm_delay = stages.align_delay(bm[0], bm[1], lags)
-            k.processed_bm(bm[1], gains, bm_delay, noise[1, n], noise_gain, shift,
+            k.processed_bm(bm[1], bm_gain, bm_delay, processed_noise, noise_gain, shift,
                            processed_bm)
             cov, ms = stages.bm_covary(reference_bm, processed_bm, silence_threshold)
         covariance.append(cov)
         mean_square.append(ms)
+    noise.finish()
 
     reference_sl = eb.convert_rms_to_sl(average[0], control_average[0], attn_ohc_x, low_knee_x,
                                         cr_x, attn_ihc_x, level1)

@@ -7,9 +7,9 @@ import logging
 import numpy as np
 import pytest
 from clarity.utils.audiogram import Audiogram
-from tests.haaqi_signals import audiogram, music
 
 from evaluators.haaqi import BACKENDS, compute_haaqi, compute_haaqi_batch, compute_haaqi_stereo
+from tests.haaqi_signals import audiogram, music
 
 RATE = 24000
 

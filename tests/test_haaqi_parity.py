@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from clarity.evaluator.haaqi import haaqi_v1 as reference_haaqi_v1
-from tests.haaqi_signals import audiogram, distort, music, noise, with_silence
 
 from evaluators.haaqi import (
     compute_haaqi,
@@ -13,6 +12,7 @@ from evaluators.haaqi import (
     compute_haaqi_stereo,
     haaqi_v1,
 )
+from tests.haaqi_signals import audiogram, distort, music, noise, with_silence
 
 TOLERANCE = 1e-6
 
