@@ -258,6 +258,7 @@ def train_model(
     written only when all `cfg.steps` are done."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    torch.set_flush_denormal(True)  # decaying notes produce subnormal floats, many times slower on CPU
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state_path = directory / STATE_NAME
@@ -316,6 +317,7 @@ def separate_chunked(
     """Apply `model` to a long (channels, time) mixture in segments of `segment` seconds that
     overlap by `overlap` seconds, cross-faded linearly (the weights of overlapping segments sum
     to one). Returns (sources, channels, time) on the CPU."""
+    torch.set_flush_denormal(True)
     channels, length = mixture.shape
     size = max(1, int(round(segment * sample_rate)))
     fade = min(int(round(overlap * sample_rate)), size // 2)
