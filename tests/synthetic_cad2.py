@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class Song:
     sources: dict[str, Track] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=256)
 def render(instrument: str, seconds: float, rate: int, seed: int) -> np.ndarray:
     low, high, slope, odd = INSTRUMENTS[instrument]
     rng = np.random.default_rng(seed)
@@ -90,7 +92,7 @@ class SyntheticCAD2:
         if track.instrument == "mixture":
             song = self.songs[track.path.split("/")[0]]
             return sum(self.load_song_sources(song).values())
-        return render(track.instrument, track.duration, self.sample_rate, track.seed)
+        return render(track.instrument, track.duration, self.sample_rate, track.seed).copy()
 
     def load_song_sources(self, song: Song) -> dict[str, np.ndarray]:
         return {key: self.load_track(track) for key, track in song.sources.items()}

@@ -231,3 +231,16 @@ def test_registered_with_options():
     assert separator.member_id == "convtasnet_causal" and separator.options["add_residual"] == 0.1
     with pytest.raises(ValueError, match="unknown option"):
         ConvTasNetSeparator({"causl": True})
+
+
+def test_pretrained_models_need_no_training_split(tmp_path):
+    model = init_model(lambda: ConvTasNet(ConvTasNetConfig(N=16, L=20, B=8, H=16, X=2, R=1)), seed=4)
+    save_pretrained(model, tmp_path / "hub" / "Cello")
+
+    def no_data(split):
+        raise FileNotFoundError("no data")
+
+    ctx = RunContext(exp_dir=tmp_path / "exp" / "s", cfg={}, dataset=no_data)
+    separator = ConvTasNetSeparator({"pretrained_dir": str(tmp_path / "hub"), "train_if_missing": False})
+    separator.prepare(ctx)
+    assert sorted(separator.models) == ["Cello"] and separator.preset == "full"
