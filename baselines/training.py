@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 import zlib
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
@@ -271,6 +272,7 @@ def train_model(
     last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = tqdm(total=cfg.steps, initial=step, desc=description or "train", disable=None, leave=False)
     running = None
+    started, started_cpu, first_step = time.perf_counter(), time.process_time(), step
     while step < last:
         rng = np.random.default_rng([int(seed), step])
         mixture, references = sampler.batch(rng, cfg.batch_size)
@@ -292,7 +294,12 @@ def train_model(
             save_train_state(state_path, model, optimizer, step, meta)
     bar.close()
     if step >= cfg.steps:
-        save_pretrained(model, directory, extra={"trained_steps": step, "final_loss": running, **meta})
+        timing = {
+            "steps_this_run": step - first_step,
+            "wall_seconds_this_run": round(time.perf_counter() - started, 2),
+            "cpu_seconds_this_run": round(time.process_time() - started_cpu, 2),
+        }
+        save_pretrained(model, directory, extra={"trained_steps": step, "final_loss": running, "timing": timing, **meta})
     return model.eval()
 
 
