@@ -80,8 +80,10 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "seed": None,
 }
 
-# Training budgets of the demo preset (22.05 kHz models, 1 s segments, batch 4). On 2 idle CPU
-# cores a step takes roughly 0.13 s (ConvTasNet), 0.11 s (Wave-U-Net) and 0.15-0.5 s (ARUNet).
+# Training budgets of the demo preset (22.05 kHz models, batch 4). Measured for one instrument
+# with one CPU thread (process time, data already in memory): ConvTasNet 16.5 s, Wave-U-Net
+# 24 s, ARUNet 10.5 s, i.e. about 51 s per instrument for the three members; with two threads
+# on an idle 2-core machine ConvTasNet took 10 s. A busy machine can be several times slower.
 DEMO_TRAIN = {
     "convtasnet": {"steps": 120, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
     "waveunet": {"steps": 120, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
