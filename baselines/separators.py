@@ -20,6 +20,9 @@ Options (the system's config section ``systems.<name>``; every one has a default
 ``add_residual``      0.1.
 ``device``            ``auto`` (cuda when present) or a torch device.
 ``seed``              null: the run's seed (``ctx.seed``).
+``threads``           torch CPU threads while training and separating (1: robust on a shared
+                      machine, where two threads per process were measured 10x slower;
+                      null: leave torch's setting).
 ``causal``            (convtasnet) causal model with cLN; default false.
 ``pretrained_dir``    (convtasnet) a folder with one HF-layout folder per instrument, named
                       ``<Instrument>`` or ``ConvTasNet_<Instrument>_<Causal|NonCausal>``
@@ -52,6 +55,7 @@ from baselines.training import (
     resample,
     resolve_device,
     separate_chunked,
+    torch_threads,
     train_model,
     training_songs,
 )
@@ -78,6 +82,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "add_residual": 0.1,
     "device": "auto",
     "seed": None,
+    "threads": 1,
 }
 
 # Training budgets of the demo preset (22.05 kHz models, batch 4). Measured for one instrument
@@ -225,12 +230,13 @@ class InstrumentSeparator:
         model = init_model(lambda: self.build_model(preset, rate), seed)
         self._check_compatible(directory, model)
         sampler = SegmentSampler(dataset, songs, instrument, rate, cfg.segment_seconds, cfg.max_cached_songs)
-        train_model(
-            model, sampler, cfg, directory, seed, device=resolve_device(self.options["device"]),
-            description=f"{self.member_id} {instrument}",
-            extra={"instrument": instrument, "member": self.member_id, "preset": preset, "songs": songs},
-            stop_after=stop_after,
-        )
+        with torch_threads(self.options["threads"]):
+            train_model(
+                model, sampler, cfg, directory, seed, device=resolve_device(self.options["device"]),
+                description=f"{self.member_id} {instrument}",
+                extra={"instrument": instrument, "member": self.member_id, "preset": preset, "songs": songs},
+                stop_after=stop_after,
+            )
         return directory
 
     def _check_compatible(self, directory: Path, model: torch.nn.Module) -> None:
@@ -285,7 +291,8 @@ class InstrumentSeparator:
         signal = resample(np.asarray(mixture, dtype=np.float32), self.sample_rate, rate)
         scale = float(np.sqrt(np.mean(signal**2)) + 1e-5)
         tensor = torch.from_numpy(np.ascontiguousarray(signal.T / scale))
-        estimate = separate_chunked(model, tensor, rate, self.options["segment"], self.options["overlap"], self.device)
+        with torch_threads(self.options["threads"]):
+            estimate = separate_chunked(model, tensor, rate, self.options["segment"], self.options["overlap"], self.device)
         estimate = estimate.numpy() * scale  # (2, channels, t)
         out = []
         for stem in estimate:
