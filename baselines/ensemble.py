@@ -1,0 +1,328 @@
+"""Seed 003's ensemble: per instrument, a weighted sum of the members' waveforms.
+
+A ``WeightMatrix`` (members x instruments, like Demucs' ``BagOfModels`` weights) holds one
+weight per member for each instrument, normalised per instrument to sum to one; a column
+named ``"*"`` applies to any instrument without its own column.
+
+Weights (option ``weights``):
+
+* ``seed``: ConvTasNet 0.7, Wave-U-Net 0.2, ARUNet 0.1 for every instrument (seed 003).
+* ``uniform``: equal weights.
+* ``learned``: fitted per instrument (the seed's future work), see ``fit_weights``. Criterion
+  (``learn.criterion``): ``nnls`` (default) solves non-negative least squares of the
+  ground-truth instrument stem on the members' estimates, over the waveforms of every fitting
+  song, each song's equations divided by its target energy (so every song weighs the same),
+  then normalises the weights to sum to one. Because the remix stage sets each stem's level
+  from its loudness (LUFS-relative gains), only the direction of the weight vector matters,
+  and NNLS-then-normalise gives exactly the direction of the best scaled combination.
+  ``simplex`` instead minimises the same squared error with the weights constrained to sum to
+  one (the combination's level fixed).
+  Fitting songs (``learn.split``): ``holdout`` (default) = the training-split songs that the
+  members did *not* train on (``TrainConfig.holdout_fraction``, fixed by a hash of the song
+  name), so the weights neither reward a member for over-fitting the training songs nor leak
+  the validation songs the leaderboard reports on; ``train`` and ``valid`` are offered too
+  (``valid`` leaks: its scores are then optimistic). An instrument with no fitting song keeps
+  the seed weights (recorded as such). The weights are written to
+  ``ctx.checkpoint_dir/<name>/learned_weights.json`` and reused while the members (their
+  identities: config and weight digests), split and criterion are unchanged.
+* an explicit list ``[0.5, 0.3, 0.2]`` (one per member, every instrument) or a mapping
+  ``{Violin: [..], "*": {convtasnet: 1, waveunet: 1}}``.
+
+Members are built from their own config sections (``harness.systems.build``), wrapped in
+``CachedSeparator`` when ``ctx.extras["separation_cache_dir"]`` is set (so the ensemble, its
+members scored alone, and the weight fit never separate one mixture twice), and prepared.
+Members whose weights are all zero for the requested instruments are not run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+from harness.cache import CachedSeparator
+from harness.systems import RunContext, build, register
+
+from baselines.separators import TASKS, plain
+from baselines.training import holdout_songs, song_instruments, target_and_accompaniment
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MEMBERS = ["convtasnet", "waveunet", "arunet"]
+SEED_WEIGHTS = {"convtasnet": 0.7, "waveunet": 0.2, "arunet": 0.1}
+ANY = "*"
+
+
+class WeightMatrix:
+    """Weights ``values[m, i]`` of member m for instrument i, normalised per instrument."""
+
+    def __init__(self, members: list[str], instruments: list[str], values):
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (len(members), len(instruments)):
+            raise ValueError(f"weights: expected a {len(members)}x{len(instruments)} matrix (members x instruments), got {values.shape}")
+        if np.any(values < 0) or not np.all(np.isfinite(values)):
+            raise ValueError("weights must be finite and non-negative")
+        sums = values.sum(axis=0)
+        if np.any(sums <= 0):
+            bad = [instruments[i] for i in np.flatnonzero(sums <= 0)]
+            raise ValueError(f"weights: every member has weight 0 for {bad}; an instrument needs at least one positive weight")
+        self.members, self.instruments = list(members), list(instruments)
+        self.values = values / sums
+
+    def column(self, instrument: str) -> np.ndarray:
+        if instrument in self.instruments:
+            return self.values[:, self.instruments.index(instrument)]
+        if ANY in self.instruments:
+            return self.values[:, self.instruments.index(ANY)]
+        raise KeyError(f"no ensemble weights for {instrument!r} (instruments: {self.instruments})")
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {inst: {m: float(self.values[j, i]) for j, m in enumerate(self.members)} for i, inst in enumerate(self.instruments)}
+
+    @classmethod
+    def seed(cls, members: list[str]) -> "WeightMatrix":
+        missing = [m for m in members if m not in SEED_WEIGHTS]
+        if missing:
+            raise ValueError(f"weights 'seed' is defined for {list(SEED_WEIGHTS)}, not for {missing}")
+        return cls(members, [ANY], [[SEED_WEIGHTS[m]] for m in members])
+
+    @classmethod
+    def uniform(cls, members: list[str]) -> "WeightMatrix":
+        return cls(members, [ANY], np.ones((len(members), 1)))
+
+    @classmethod
+    def from_spec(cls, spec: Any, members: list[str]) -> "WeightMatrix":
+        """A preset name, a list (one weight per member) or a mapping instrument -> list/mapping."""
+        spec = spec if isinstance(spec, str) else plain(spec)
+        if isinstance(spec, str):
+            if spec == "seed":
+                return cls.seed(members)
+            if spec == "uniform":
+                return cls.uniform(members)
+            raise ValueError(f"unknown weights preset {spec!r}; use seed, uniform, learned, a list or a mapping")
+        if isinstance(spec, list):
+            return cls(members, [ANY], [[float(w)] for w in list(spec)])
+        columns = []
+        for instrument, weights in spec.items():
+            weights = plain(weights)
+            if isinstance(weights, dict):
+                unknown = set(weights) - set(members)
+                if unknown:
+                    raise ValueError(f"weights for {instrument}: unknown member(s) {sorted(unknown)}")
+                columns.append([float(weights.get(m, 0.0)) for m in members])
+            else:
+                weights = [float(w) for w in list(weights)]
+                if len(weights) != len(members):
+                    raise ValueError(f"weights for {instrument}: {len(weights)} values for {len(members)} members")
+                columns.append(weights)
+        return cls(members, list(spec), np.array(columns).T)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def fit_weights(estimates: list[np.ndarray], targets: list[np.ndarray], criterion: str = "nnls") -> np.ndarray:
+    """Member weights for one instrument from fitting songs.
+
+    estimates[s]: (members, ...) the members' estimates for song s; targets[s]: (...) the
+    ground-truth stem. Each song's normal equations are divided by its target energy; the
+    result is normalised to sum to one."""
+    members = estimates[0].shape[0]
+    gram = np.zeros((members, members))
+    corr = np.zeros(members)
+    for est, target in zip(estimates, targets):
+        a = est.reshape(members, -1).astype(np.float64)
+        b = np.asarray(target, dtype=np.float64).reshape(-1)
+        energy = float(b @ b)
+        if energy <= 0:
+            continue
+        gram += (a @ a.T) / energy
+        corr += (a @ b) / energy
+    if not np.any(gram):
+        return np.full(members, 1.0 / members)
+    gram = gram + np.eye(members) * 1e-9 * max(np.trace(gram), 1e-12)
+    if criterion == "nnls":
+        upper = scipy.linalg.cholesky(gram, lower=False)  # gram = U^T U
+        rhs = scipy.linalg.solve_triangular(upper, corr, trans="T")
+        weights, _ = scipy.optimize.nnls(upper, rhs)  # min ||U w - U^-T c|| = min ||A w - b|| + const
+    elif criterion == "simplex":
+        result = scipy.optimize.minimize(
+            lambda w: w @ gram @ w - 2 * corr @ w,
+            np.full(members, 1.0 / members),
+            jac=lambda w: 2 * gram @ w - 2 * corr,
+            bounds=[(0.0, 1.0)] * members,
+            constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}],
+            method="SLSQP",
+            options={"ftol": 1e-12, "maxiter": 500},
+        )
+        weights = np.clip(result.x, 0.0, None)
+    else:
+        raise ValueError(f"unknown criterion {criterion!r}; use nnls or simplex")
+    total = weights.sum()
+    return weights / total if total > 0 else np.full(members, 1.0 / members)
+
+
+# --------------------------------------------------------------------------- the system
+
+
+@register("ensemble", kind="separator", tasks=TASKS, description="Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet")
+class Ensemble:
+    """Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet."""
+
+    DEFAULTS: dict[str, Any] = {
+        "members": DEFAULT_MEMBERS,
+        "weights": "seed",
+        "learn": {},
+    }
+    LEARN_DEFAULTS: dict[str, Any] = {"split": "holdout", "criterion": "nnls", "max_songs": 200}
+
+    def __init__(self, section: Any = None, name: str = "ensemble"):
+        given = plain(section)
+        unknown = set(given) - set(self.DEFAULTS)
+        if unknown:
+            raise ValueError(f"system {name!r}: unknown option(s) {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
+        self.options = {**self.DEFAULTS, **given}
+        self.learn = {**self.LEARN_DEFAULTS, **plain(self.options["learn"])}
+        self.name = name
+        self.sample_rate = 44100
+        self.member_names = [str(m) for m in self.options["members"]]
+        if not self.member_names:
+            raise ValueError(f"system {name!r}: no members")
+        self.members: dict[str, Any] = {}
+        self.weights: WeightMatrix | None = None
+        self.identity = name
+        spec = self.options["weights"]
+        if not (isinstance(spec, str) and spec == "learned"):
+            self.weights = WeightMatrix.from_spec(spec, self.member_names)
+
+    @property
+    def learned(self) -> bool:
+        return isinstance(self.options["weights"], str) and self.options["weights"] == "learned"
+
+    def build_members(self, ctx: RunContext) -> dict[str, Any]:
+        members = {}
+        for member in self.member_names:
+            parts = build(member, ctx.cfg)
+            if len(parts) != 1:
+                raise ValueError(f"ensemble member {member!r} must be a single separator, not a chain")
+            members[member] = parts[0]
+        return members
+
+    def train(self, ctx: RunContext) -> None:
+        """Train every member (each skips what is already trained), then fit learned weights."""
+        for member in self.build_members(ctx).values():
+            if hasattr(member, "train"):
+                member.train(ctx)
+        if self.learned:
+            self.prepare(ctx)
+
+    def prepare(self, ctx: RunContext) -> None:
+        cache_root = ctx.extras.get("separation_cache_dir")
+        self.members = {}
+        for member_name, member in self.build_members(ctx).items():
+            member.prepare(ctx)
+            if cache_root:
+                member = CachedSeparator(member, Path(cache_root), identity=getattr(member, "identity", None))
+            self.members[member_name] = member
+        if self.learned:
+            self.weights = self.learned_weights(ctx)
+        identities = {m: getattr(s, "identity", m) for m, s in self.members.items()}
+        self.identity = json.dumps({"name": self.name, "members": identities, "weights": self.weights.as_dict()}, sort_keys=True)
+
+    # ---- learned weights
+
+    def fitting_songs(self, ctx: RunContext) -> tuple[Any, list[str]]:
+        split = self.learn["split"]
+        if split == "valid":
+            dataset = ctx.dataset("valid")
+            return dataset, sorted(dataset.songs)
+        dataset = ctx.dataset("train")
+        if split == "train":
+            return dataset, sorted(dataset.songs)
+        if split != "holdout":
+            raise ValueError(f"learn.split must be holdout, train or valid, not {split!r}")
+        held = None
+        for member in self.members.values():
+            config = getattr(member, "train_config", None)
+            preset = getattr(member, "preset", None)
+            if config is None or preset is None:
+                continue
+            songs = holdout_songs(dataset.songs, config(preset).holdout_fraction)
+            held = songs if held is None else held & songs
+        return dataset, sorted(held or [])
+
+    def learned_weights(self, ctx: RunContext) -> WeightMatrix:
+        path = Path(ctx.checkpoint_dir) / self.name / "learned_weights.json"
+        identities = {m: getattr(s, "identity", m) for m, s in self.members.items()}
+        key = {"members": self.member_names, "identities": identities, "split": self.learn["split"], "criterion": self.learn["criterion"]}
+        if path.is_file():
+            stored = json.loads(path.read_text())
+            if stored.get("key") == key:
+                return self._matrix(stored["instruments"])
+            logger.info("%s: members or settings changed; refitting the weights", path)
+        dataset, songs = self.fitting_songs(ctx)
+        songs = songs[: int(self.learn["max_songs"])]
+        per_instrument: dict[str, tuple[list, list]] = {}
+        for name in songs:
+            song = dataset.songs[name]
+            instruments = song_instruments(song)
+            mixture = np.asarray(dataset.load_track(song.mixture), dtype=np.float32)
+            outputs = {m: s.separate(mixture, instruments) for m, s in self.members.items()}
+            for instrument in instruments:
+                target, _ = target_and_accompaniment(dataset, song, instrument)
+                length = min(len(target), len(mixture))
+                stacked = np.stack([outputs[m][instrument][:length] for m in self.member_names])
+                per_instrument.setdefault(instrument, ([], []))
+                per_instrument[instrument][0].append(stacked)
+                per_instrument[instrument][1].append(target[:length])
+        fallback = WeightMatrix.seed(self.member_names) if all(m in SEED_WEIGHTS for m in self.member_names) else WeightMatrix.uniform(self.member_names)
+        instruments: dict[str, dict] = {}
+        for instrument in sorted(set(per_instrument) | set(getattr(dataset, "instruments", []))):
+            if instrument in per_instrument:
+                estimates, targets = per_instrument[instrument]
+                weights = fit_weights(estimates, targets, self.learn["criterion"])
+                source = f"fitted on {len(targets)} song(s)"
+            else:
+                weights = fallback.column(instrument)
+                source = "fallback (no fitting song)"
+            instruments[instrument] = {"weights": dict(zip(self.member_names, map(float, weights))), "source": source}
+        instruments[ANY] = {"weights": dict(zip(self.member_names, map(float, fallback.column(ANY)))), "source": "fallback for other instruments"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "songs": songs, "instruments": instruments}, indent=2, sort_keys=True))
+        tmp.replace(path)
+        return self._matrix(instruments)
+
+    def _matrix(self, instruments: dict[str, dict]) -> WeightMatrix:
+        names = sorted(instruments)
+        return WeightMatrix(self.member_names, names, np.array([[instruments[i]["weights"][m] for i in names] for m in self.member_names]))
+
+    # ---- separation
+
+    def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
+        if not self.members or self.weights is None:
+            raise RuntimeError(f"system {self.name!r}: call prepare(ctx) before separate")
+        instruments = list(dict.fromkeys(sources))
+        columns = {inst: self.weights.column(inst) for inst in instruments}
+        used = [j for j in range(len(self.member_names)) if any(columns[i][j] > 0 for i in instruments)]
+        outputs = {j: self.members[self.member_names[j]].separate(mixture, instruments) for j in used}
+        stems = {}
+        for instrument in instruments:
+            total = np.zeros(mixture.shape, dtype=np.float64)
+            for j in used:
+                estimate = np.asarray(outputs[j][instrument])[: len(mixture)]
+                total[: len(estimate)] += columns[instrument][j] * estimate
+            stems[instrument] = total.astype(np.float32)
+        return stems
+
+
+@register("ensemble_learned", kind="separator", tasks=TASKS, description="The ensemble with per-instrument weights fitted on held-out training songs")
+def ensemble_learned(section: Any = None) -> Ensemble:
+    """The ensemble with per-instrument weights fitted on held-out training songs."""
+    options = {"weights": "learned", **plain(section)}
+    return Ensemble(options, name="ensemble_learned")

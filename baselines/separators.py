@@ -1,0 +1,370 @@
+"""Per-instrument separators for CAD2 task 2: `convtasnet`, `waveunet`, `arunet`.
+
+Each system holds one model per target instrument (target vs accompaniment, as the official
+baseline). ``separate(mixture, sources)`` takes instrument names (``["Violin", "Cello"]``) and
+returns ``{instrument: target estimate}``, each (n_samples, 2) float32 at 44.1 kHz, with
+``add_residual`` times the accompaniment estimate added back (the official 0.1).
+
+Options (the system's config section ``systems.<name>``; every one has a default):
+
+``preset``            ``auto`` | ``official`` (``full``) | ``demo``. ``auto`` picks ``demo`` when
+                      ``ctx.extras["demo"]`` is true, or ``cfg.demo`` is true, or the training
+                      split holds less than an hour of audio; else the full-size model.
+``model``             overrides of the model's config fields (e.g. ``{X: 8}``).
+``train``             overrides of ``TrainConfig`` (steps, batch_size, segment_seconds, lr, ...).
+``model_sample_rate`` rate the models run at (null: 44100 for full size, 22050 for demo);
+                      the mixture is resampled to it and the estimates back.
+``instruments``       which instruments to train (null: all of the training split).
+``train_if_missing``  ``prepare`` trains a missing model (true) or raises naming it (false).
+``segment``/``overlap`` chunked inference, seconds (official: 6.0 / 0.1).
+``add_residual``      0.1.
+``device``            ``auto`` (cuda when present) or a torch device.
+``seed``              null: the run's seed (``ctx.seed``).
+``threads``           torch CPU threads while training and separating (1: robust on a shared
+                      machine, where two threads per process were measured 10x slower;
+                      null: leave torch's setting).
+``causal``            (convtasnet) causal model with cLN; default false.
+``pretrained_dir``    (convtasnet) a folder with one HF-layout folder per instrument, named
+                      ``<Instrument>`` or ``ConvTasNet_<Instrument>_<Causal|NonCausal>``
+                      (the official checkpoints); used instead of training.
+
+Checkpoints: ``ctx.checkpoint_dir/<member>/<preset>/<Instrument>/`` (member is
+``convtasnet``, ``convtasnet_causal``, ``waveunet`` or ``arunet``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from baselines.arunet import ARUNet, ARUNetConfig
+from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.training import (
+    SegmentSampler,
+    TrainConfig,
+    derived_seed,
+    init_model,
+    is_finished,
+    resample,
+    resolve_device,
+    separate_chunked,
+    torch_threads,
+    train_model,
+    training_songs,
+)
+from baselines.waveunet import WaveUNet, WaveUNetConfig
+from harness.systems import RunContext, register
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("cad2/task2",)
+INPUT_RATE = 44100
+DEMO_RATE = 22050
+DEMO_MAX_SECONDS = 3600.0
+ALL_INSTRUMENTS = ["Bassoon", "Cello", "Clarinet", "Flute", "Oboe", "Sax", "Viola", "Violin"]
+
+COMMON_DEFAULTS: dict[str, Any] = {
+    "preset": "auto",
+    "model": {},
+    "train": {},
+    "model_sample_rate": None,
+    "instruments": None,
+    "train_if_missing": True,
+    "segment": 6.0,
+    "overlap": 0.1,
+    "add_residual": 0.1,
+    "device": "auto",
+    "seed": None,
+    "threads": 1,
+}
+
+# Training budgets of the demo preset (22.05 kHz models, batch 4). Measured for one instrument
+# with one CPU thread (process time, data already in memory): ConvTasNet 16.5 s, Wave-U-Net
+# 24 s, ARUNet 10.5 s, i.e. about 51 s per instrument for the three members; with two threads
+# on an idle 2-core machine ConvTasNet took 10 s. A busy machine can be several times slower.
+DEMO_TRAIN = {
+    "convtasnet": {"steps": 120, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
+    "waveunet": {"steps": 120, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
+    "arunet": {"steps": 60, "batch_size": 4, "segment_seconds": 0.75, "lr": 3e-3},
+}
+FULL_TRAIN = {"steps": 100_000, "batch_size": 4, "segment_seconds": 3.0, "lr": 1e-3, "checkpoint_every": 1000}
+
+
+def plain(section: Any) -> Any:
+    """An OmegaConf node (or None, or a dict/list) as plain Python containers."""
+    if section is None:
+        return {}
+    try:
+        from omegaconf import OmegaConf
+
+        if OmegaConf.is_config(section):
+            return OmegaConf.to_container(section, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(section, (list, tuple)):
+        return list(section)
+    return dict(section)
+
+
+def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
+    try:
+        return cfg.get(key, default) if cfg is not None else default
+    except Exception:  # noqa: BLE001 (OmegaConf raises for missing mandatory values)
+        return default
+
+
+def resolve_preset(option: str, ctx: RunContext) -> str:
+    option = str(option or "auto").lower()
+    if option in ("official", "full"):
+        return "full"
+    if option == "demo":
+        return "demo"
+    if option != "auto":
+        raise ValueError(f"preset must be auto, official/full or demo, not {option!r}")
+    if "demo" in ctx.extras:
+        return "demo" if ctx.extras["demo"] else "full"
+    flag = cfg_get(ctx.cfg, "demo")
+    if flag is not None:
+        return "demo" if flag else "full"
+    try:
+        dataset = ctx.dataset("train")
+        seconds = sum(float(getattr(song.mixture, "duration", 0.0) or 0.0) for song in dataset.songs.values())
+    except Exception:  # noqa: BLE001 (no training data: a user with pretrained models)
+        return "full"
+    return "demo" if seconds < DEMO_MAX_SECONDS else "full"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+class InstrumentSeparator:
+    """One model per instrument; the subclasses say which model."""
+
+    member = ""  # checkpoint folder name
+    extra_defaults: dict[str, Any] = {}
+
+    def __init__(self, section: Any = None):
+        options = {**COMMON_DEFAULTS, **self.extra_defaults}
+        given = plain(section)
+        unknown = set(given) - set(options)
+        if unknown:
+            raise ValueError(f"system {self.name!r}: unknown option(s) {sorted(unknown)}; known: {sorted(options)}")
+        options.update(given)
+        self.options = options
+        self.sample_rate = INPUT_RATE
+        self.models: dict[str, torch.nn.Module] = {}
+        self.model_dirs: dict[str, Path] = {}
+        self.preset: str | None = None
+        self.device = resolve_device(options["device"])
+        self.identity = self.name
+
+    # ---- what the subclasses define
+
+    def build_model(self, preset: str, rate: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    @property
+    def member_id(self) -> str:
+        return self.member
+
+    # ---- configuration
+
+    def model_rate(self, preset: str) -> int:
+        rate = self.options["model_sample_rate"]
+        return int(rate) if rate else (DEMO_RATE if preset == "demo" else INPUT_RATE)
+
+    def train_config(self, preset: str) -> TrainConfig:
+        base = DEMO_TRAIN[self.member_family] if preset == "demo" else FULL_TRAIN
+        return TrainConfig.from_dict({**base, **plain(self.options["train"])})
+
+    @property
+    def member_family(self) -> str:
+        return self.member
+
+    def checkpoint_dir(self, ctx: RunContext, instrument: str, preset: str) -> Path:
+        return Path(ctx.checkpoint_dir) / self.member_id / preset / instrument
+
+    def seed(self, ctx: RunContext) -> int:
+        return int(self.options["seed"] if self.options["seed"] is not None else ctx.seed)
+
+    def instruments(self, ctx: RunContext) -> list[str]:
+        if self.options["instruments"]:
+            return list(self.options["instruments"])
+        try:
+            return list(ctx.dataset("train").instruments)
+        except Exception:  # noqa: BLE001 (no training split: use what the pretrained folder holds)
+            available = [i for i in ALL_INSTRUMENTS if self.has_pretrained(i)]
+            if available:
+                return available
+            raise
+
+    # ---- training
+
+    def train(self, ctx: RunContext) -> None:
+        """Train (or resume, or skip when finished) one model per instrument of the training split."""
+        preset = resolve_preset(self.options["preset"], ctx)
+        for instrument in self.instruments(ctx):
+            self.train_instrument(ctx, instrument, preset)
+
+    def train_instrument(self, ctx: RunContext, instrument: str, preset: str, stop_after: int | None = None) -> Path:
+        cfg = self.train_config(preset)
+        directory = self.checkpoint_dir(ctx, instrument, preset)
+        if is_finished(directory, cfg.steps):
+            return directory
+        rate = self.model_rate(preset)
+        dataset = ctx.dataset("train")
+        songs = training_songs(dataset, instrument, cfg.holdout_fraction)
+        seed = derived_seed(self.seed(ctx), self.member_id, instrument)
+        model = init_model(lambda: self.build_model(preset, rate), seed)
+        self._check_compatible(directory, model)
+        sampler = SegmentSampler(dataset, songs, instrument, rate, cfg.segment_seconds, cfg.max_cached_songs)
+        with torch_threads(self.options["threads"]):
+            train_model(
+                model, sampler, cfg, directory, seed, device=resolve_device(self.options["device"]),
+                description=f"{self.member_id} {instrument}",
+                extra={"instrument": instrument, "member": self.member_id, "preset": preset, "songs": songs},
+                stop_after=stop_after,
+            )
+        return directory
+
+    def _check_compatible(self, directory: Path, model: torch.nn.Module) -> None:
+        if (directory / "config.json").is_file():
+            stored = read_config(directory)
+            wanted = model.cfg.to_dict()
+            differs = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+            if differs:
+                raise RuntimeError(
+                    f"{directory} holds a model with another configuration {differs} (stored, wanted); "
+                    "delete that folder to retrain, or change the experiment folder"
+                )
+
+    # ---- inference
+
+    def prepare(self, ctx: RunContext) -> None:
+        self.preset = preset = resolve_preset(self.options["preset"], ctx)
+        self.device = resolve_device(self.options["device"])
+        cfg = self.train_config(preset)
+        self.models, self.model_dirs = {}, {}
+        for instrument in self.instruments(ctx):
+            directory = self.pretrained_dir(instrument)
+            if directory is None:
+                directory = self.checkpoint_dir(ctx, instrument, preset)
+                if not is_finished(directory, cfg.steps):
+                    if not self.options["train_if_missing"]:
+                        raise FileNotFoundError(
+                            f"system {self.name!r}: no trained {instrument} model in {directory} "
+                            f"(run --stage train, or set systems.{self.name}.train_if_missing=true)"
+                        )
+                    self.train_instrument(ctx, instrument, preset)
+            self.models[instrument] = load_pretrained(directory, self.device)
+            self.model_dirs[instrument] = directory
+        digests = {k: file_digest(d / WEIGHTS_NAME) for k, d in sorted(self.model_dirs.items())}
+        self.identity = f"{self.name}|{json.dumps(self.options, sort_keys=True, default=str)}|{preset}|{json.dumps(digests, sort_keys=True)}"
+
+    def pretrained_dir(self, instrument: str) -> Path | None:
+        return None
+
+    def has_pretrained(self, instrument: str) -> bool:
+        try:
+            return self.pretrained_dir(instrument) is not None
+        except FileNotFoundError:
+            return False
+
+    def separate_instrument(self, mixture: np.ndarray, instrument: str) -> tuple[np.ndarray, np.ndarray]:
+        """(target, accompaniment) estimates, each (n, channels) at 44.1 kHz."""
+        if instrument not in self.models:
+            raise KeyError(f"system {self.name!r} has no model for {instrument!r} (models: {sorted(self.models)})")
+        model = self.models[instrument]
+        rate = int(getattr(model.cfg, "samplerate", self.sample_rate))
+        signal = resample(np.asarray(mixture, dtype=np.float32), self.sample_rate, rate)
+        scale = float(np.sqrt(np.mean(signal**2)) + 1e-5)
+        tensor = torch.from_numpy(np.ascontiguousarray(signal.T / scale))
+        with torch_threads(self.options["threads"]):
+            estimate = separate_chunked(model, tensor, rate, self.options["segment"], self.options["overlap"], self.device)
+        estimate = estimate.numpy() * scale  # (2, channels, t)
+        out = []
+        for stem in estimate:
+            stem = resample(stem.T, rate, self.sample_rate)
+            stem = stem[: len(mixture)]
+            if len(stem) < len(mixture):
+                stem = np.pad(stem, ((0, len(mixture) - len(stem)), (0, 0)))
+            out.append(stem.astype(np.float32))
+        return out[0], out[1]
+
+    def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
+        if not self.models:
+            raise RuntimeError(f"system {self.name!r}: call prepare(ctx) before separate")
+        stems = {}
+        for instrument in dict.fromkeys(sources):
+            target, accompaniment = self.separate_instrument(mixture, instrument)
+            stems[instrument] = (target + self.options["add_residual"] * accompaniment).astype(np.float32)
+        return stems
+
+
+@register("convtasnet", kind="separator", tasks=TASKS, description="Per-instrument stereo ConvTasNet (official CAD2 baseline architecture)")
+class ConvTasNetSeparator(InstrumentSeparator):
+    """Per-instrument stereo ConvTasNet (official CAD2 task-2 baseline architecture)."""
+
+    name = "convtasnet"
+    member = "convtasnet"
+    extra_defaults = {"causal": False, "pretrained_dir": None}
+
+    @property
+    def member_id(self) -> str:
+        return "convtasnet_causal" if self.options["causal"] else "convtasnet"
+
+    def build_model(self, preset: str, rate: int) -> ConvTasNet:
+        causal = bool(self.options["causal"])
+        cfg = ConvTasNetConfig.demo(causal) if preset == "demo" else ConvTasNetConfig.official(causal)
+        cfg = ConvTasNetConfig.from_dict({**cfg.to_dict(), "samplerate": rate, **plain(self.options["model"])})
+        return ConvTasNet(cfg)
+
+    def pretrained_dir(self, instrument: str) -> Path | None:
+        root = self.options["pretrained_dir"]
+        if not root:
+            return None
+        root = Path(root).expanduser()
+        causality = "Causal" if self.options["causal"] else "NonCausal"
+        for candidate in (root / f"ConvTasNet_{instrument}_{causality}", root / instrument):
+            if (candidate / "config.json").is_file():
+                return candidate
+        raise FileNotFoundError(
+            f"system 'convtasnet': pretrained_dir {root} has no {root / f'ConvTasNet_{instrument}_{causality}'} "
+            f"or {root / instrument} folder with config.json and model.safetensors"
+        )
+
+
+@register("waveunet", kind="separator", tasks=TASKS, description="Per-instrument stereo Wave-U-Net (waveform U-Net)")
+class WaveUNetSeparator(InstrumentSeparator):
+    """Per-instrument stereo Wave-U-Net."""
+
+    name = "waveunet"
+    member = "waveunet"
+
+    def build_model(self, preset: str, rate: int) -> WaveUNet:
+        cfg = WaveUNetConfig.demo() if preset == "demo" else WaveUNetConfig.full()
+        return WaveUNet(WaveUNetConfig.from_dict({**cfg.to_dict(), "samplerate": rate, **plain(self.options["model"])}))
+
+
+@register("arunet", kind="separator", tasks=TASKS, description="Per-instrument Attentive MultiResUNet on the short-time DCT")
+class ARUNetSeparator(InstrumentSeparator):
+    """Per-instrument Attentive MultiResUNet on the short-time DCT."""
+
+    name = "arunet"
+    member = "arunet"
+
+    def build_model(self, preset: str, rate: int) -> ARUNet:
+        cfg = ARUNetConfig.demo() if preset == "demo" else ARUNetConfig.full()
+        return ARUNet(ARUNetConfig.from_dict({**cfg.to_dict(), "samplerate": rate, **plain(self.options["model"])}))
