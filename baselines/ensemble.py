@@ -170,7 +170,9 @@ def fit_weights(estimates: list[np.ndarray], targets: list[np.ndarray], criterio
 # --------------------------------------------------------------------------- the system
 
 
-@register("ensemble", kind="separator", tasks=TASKS, description="Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet")
+@register("ensemble", kind="separator", tasks=TASKS,
+          description="Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet",
+          compare_with=("oracle", "mixture", *DEFAULT_MEMBERS, "ensemble_learned"))
 class Ensemble:
     """Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet."""
 

@@ -35,7 +35,13 @@ class CachedSeparator:
         self.name = separator.name
         self.sample_rate = separator.sample_rate
         self.root = Path(root) / separator.name
-        self.identity = identity or separator.name
+        self._fallback = identity or separator.name
+
+    @property
+    def identity(self) -> str:
+        """The system's own identity once prepared (trained systems include a digest of their
+        weights, so retraining never reuses stale separations), else the one given here."""
+        return getattr(self.separator, "identity", None) or self._fallback
 
     def prepare(self, ctx) -> None:
         self.separator.prepare(ctx)

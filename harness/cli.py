@@ -47,7 +47,7 @@ def list_all() -> str:
     lines.append("systems:")
     for name, spec in registry.available().items():
         tasks = "all tasks" if spec.tasks is None else ", ".join(spec.tasks)
-        lines.append(f"  {name:<14} {spec.kind:<10} {tasks:<28} {spec.description}")
+        lines.append(f"  {name:<18} {spec.kind:<10} {tasks:<28} {spec.description}")
     return "\n".join(lines)
 
 
@@ -72,8 +72,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.exp_dir:
             overrides.append(f"path.exp_root={args.exp_dir}")
         names = _systems(args)
-        if not args.alone:
-            names = registry.with_comparisons(names)
         options = RunOptions(jobs=args.jobs, shard=parse_shard(args.shard), backend=args.backend,
                              scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
         stages = STAGES if args.stage == "all" else (args.stage,)
@@ -81,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         for recipe in select(args.recipe, args.task):
             cfg = load_config(recipe, overrides, args.data_root)
             task = make_task(recipe, cfg)
-            runnable = [n for n in names if registry.supports(n, recipe.task_id)
-                        and registry.chain_kind(n) in task.accepts]
+            runs_here = lambda n: registry.supports(n, recipe.task_id) and registry.chain_kind(n) in task.accepts  # noqa: E731
+            runnable = [n for n in names if runs_here(n)]
+            if runnable and not args.alone:  # comparisons only where a named system runs
+                runnable = [n for n in registry.with_comparisons(runnable) if runs_here(n)]
             takes[recipe.task_id] = "/".join(task.accepts)
             if not runnable:
                 continue

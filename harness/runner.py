@@ -28,7 +28,7 @@ from harness.cache import CachedSeparator
 from harness.errors import HarnessError
 from harness.recipe import Recipe, config_hash, load_task_module
 from harness.results import ResultsFile, done_keys, latest, merge, package_versions, read_records
-from harness.systems import RunContext, Trainable
+from harness.systems import RunContext
 
 STAGES = ("train", "enhance", "evaluate", "merge")
 
@@ -78,7 +78,10 @@ def _context(task, exp_dir: Path, seed: int = 0) -> RunContext:
         dataset=task.dataset,
         device=_device(),
         seed=seed,
-        extras={"separation_cache_dir": exp_dir.parent / "separations", "task": task},
+        # demo: set when the data is the built-in demo (systems then pick their small presets);
+        # for other data, systems decide from the data itself
+        extras={"separation_cache_dir": exp_dir.parent / "separations", "task": task,
+                **({"demo": True} if task.cfg.path.get("is_demo", False) else {})},
     )
 
 
@@ -103,7 +106,8 @@ def build_system(task, system_name: str, exp_dir: Path):
 
 
 def _identity(part, cfg) -> str:
-    """Cache identity: the system name and its config section (a change of options re-separates)."""
+    """Cache identity of a system that declares none: its name and config section (a change of
+    options re-separates)."""
     section = cfg.systems.get(part.name, {}) if "systems" in cfg else {}
     return f"{part.name}:{OmegaConf.to_yaml(OmegaConf.create(section)) if section else ''}"
 
@@ -120,11 +124,6 @@ class Chain:
     def prepare(self, ctx: RunContext) -> None:
         for p in self.parts:
             p.prepare(ctx)
-
-    def train(self, ctx: RunContext) -> None:
-        for p in self.parts:
-            if isinstance(p, Trainable) or hasattr(p, "train"):
-                p.train(ctx)
 
     def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
         stems = self.parts[0].separate(mixture, sources)
@@ -179,6 +178,13 @@ def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item,
     return record
 
 
+def train_unit(recipe_dir: str, cfg_yaml: str, system_name: str, part_index: int, unit, exp_dir: str) -> None:
+    """One unit of one part's training, in a worker (errors propagate: training must not half-fail)."""
+    task = _task(recipe_dir, cfg_yaml)
+    system, ctx = build_system(task, system_name, Path(exp_dir))
+    system.parts[part_index].train_unit(ctx, unit)
+
+
 # ---- the run ------------------------------------------------------------------------------------
 class Run:
     """One (recipe, system) in one experiment folder."""
@@ -206,11 +212,23 @@ class Run:
         (self.exp_dir / "config.yaml").write_text(self.cfg_yaml)
 
     def train(self) -> None:
-        """Train the system's trainable parts, then run the task's fit items and fit the task."""
+        """Train the system's trainable parts, then run the task's fit items and fit the task.
+
+        A part that splits its training into independent units (`training_units`, e.g. one
+        model per instrument) has them trained by the run's workers; the rest trains here."""
         system, ctx = build_system(self.task, self.system_name, self.exp_dir)
-        if any(hasattr(p, "train") for p in system.parts):
-            self._log("training")
-            system.train(ctx)
+        for index, part in enumerate(system.parts):
+            if hasattr(part, "training_units"):
+                units = part.training_units(ctx)
+                self._log(f"training {len(units)} unit(s) of {part.name}")
+                calls = (delayed(train_unit)(str(self.recipe.directory), self.cfg_yaml, self.system_name, index, unit,
+                                             str(self.exp_dir)) for unit in units)
+                with self._parallel() as parallel:
+                    for _ in parallel(calls):
+                        pass
+            elif hasattr(part, "train"):
+                self._log(f"training {part.name}")
+                part.train(ctx)
         fit_items = self.task.fit_items()
         if fit_items:
             self.stage("fit", fit_items)

@@ -25,7 +25,7 @@ from baselines.training import (
 )
 from baselines.waveunet import WaveUNet, WaveUNetConfig
 from harness.systems import RunContext, build, spec
-from synthetic_cad2 import SyntheticCAD2
+from tests.synthetic_cad2 import SyntheticCAD2
 
 TINY = {
     "convtasnet": ConvTasNetConfig(N=16, L=8, B=8, H=16, P=3, X=2, R=1, samplerate=22050),
@@ -213,7 +213,7 @@ def test_convtasnet_pretrained_dir(dataset, tmp_path):
     model = init_model(lambda: ConvTasNet(ConvTasNetConfig(N=16, L=20, B=8, H=16, X=2, R=1)), seed=3)
     save_pretrained(model, tmp_path / "hub" / "ConvTasNet_Violin_NonCausal")
     separator = ConvTasNetSeparator({"pretrained_dir": str(tmp_path / "hub"), "instruments": ["Violin"], "train_if_missing": False,
-                                     "add_residual": 0.0, "segment": 100.0})
+                                     "add_residual": 0.0, "mixture_consistency": False, "segment": 100.0})
     separator.prepare(make_ctx(tmp_path, dataset))
     mixture = np.random.default_rng(1).standard_normal((20 + 10 * 400, 2)).astype(np.float32)
     scale = np.sqrt(np.mean(mixture**2)) + 1e-5
@@ -244,3 +244,12 @@ def test_pretrained_models_need_no_training_split(tmp_path):
     separator = ConvTasNetSeparator({"pretrained_dir": str(tmp_path / "hub"), "train_if_missing": False})
     separator.prepare(ctx)
     assert sorted(separator.models) == ["Cello"] and separator.preset == "full"
+
+
+def test_mixture_consistency_makes_stems_sum_to_the_mixture(dataset, tmp_path):
+    separator = WaveUNetSeparator({**TINY_OPTIONS["waveunet"], "instruments": ["Violin", "Cello"]})
+    separator.prepare(make_ctx(tmp_path, dataset))
+    song = next(s for s in dataset.songs.values() if {"Violin", "Cello"} <= {t.instrument for t in s.sources.values()})
+    mixture = dataset.load_track(song.mixture)
+    stems = separator.separate(mixture, ["Violin", "Cello"])
+    np.testing.assert_allclose(stems["Violin"] + stems["Cello"], mixture, atol=1e-5)
