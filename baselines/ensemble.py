@@ -17,6 +17,10 @@ Weights (option ``weights``):
   and NNLS-then-normalise gives exactly the direction of the best scaled combination.
   ``simplex`` instead minimises the same squared error with the weights constrained to sum to
   one (the combination's level fixed).
+  Few songs make a noisy fit, so each instrument's weights are shrunk towards one fit pooled
+  over every instrument's songs: (n w_instrument + k w_pooled) / (n + k) for n songs and
+  ``learn.pool_songs`` = k (default 4); an instrument with no fitting song, and the ``"*"``
+  column, take the pooled weights.
   Fitting songs (``learn.split``): ``holdout`` (default) = the training-split songs that the
   members did *not* train on (``TrainConfig.holdout_fraction``, fixed by a hash of the song
   name), so the weights neither reward a member for over-fitting the training songs nor leak
@@ -181,7 +185,7 @@ class Ensemble:
         "weights": "seed",
         "learn": {},
     }
-    LEARN_DEFAULTS: dict[str, Any] = {"split": "holdout", "criterion": "nnls", "max_songs": 200}
+    LEARN_DEFAULTS: dict[str, Any] = {"split": "holdout", "criterion": "nnls", "max_songs": 200, "pool_songs": 4}
 
     def __init__(self, section: Any = None, name: str = "ensemble"):
         given = plain(section)
@@ -261,7 +265,7 @@ class Ensemble:
     def learned_weights(self, ctx: RunContext) -> WeightMatrix:
         path = Path(ctx.checkpoint_dir) / self.name / "learned_weights.json"
         identities = {m: getattr(s, "identity", m) for m, s in self.members.items()}
-        key = {"members": self.member_names, "identities": identities, "split": self.learn["split"], "criterion": self.learn["criterion"]}
+        key = {"members": self.member_names, "identities": identities, **{k: self.learn[k] for k in ("split", "criterion", "pool_songs")}}
         if path.is_file():
             stored = json.loads(path.read_text())
             if stored.get("key") == key:
@@ -282,18 +286,28 @@ class Ensemble:
                 per_instrument.setdefault(instrument, ([], []))
                 per_instrument[instrument][0].append(stacked)
                 per_instrument[instrument][1].append(target[:length])
-        fallback = WeightMatrix.seed(self.member_names) if all(m in SEED_WEIGHTS for m in self.member_names) else WeightMatrix.uniform(self.member_names)
+        # partial pooling: one fit over every instrument's songs, towards which an instrument's
+        # own fit is shrunk when it rests on few songs (a held-out split has only a handful)
+        all_estimates = [e for est, _ in per_instrument.values() for e in est]
+        all_targets = [t for _, tgt in per_instrument.values() for t in tgt]
+        if all_targets:
+            pooled = fit_weights(all_estimates, all_targets, self.learn["criterion"])
+            pooled_source = f"pooled fit over {len(all_targets)} instrument stem(s)"
+        else:
+            fallback = WeightMatrix.seed(self.member_names) if all(m in SEED_WEIGHTS for m in self.member_names) else WeightMatrix.uniform(self.member_names)
+            pooled, pooled_source = fallback.column(ANY), "fallback (no fitting song)"
+        prior = float(self.learn["pool_songs"])
         instruments: dict[str, dict] = {}
         for instrument in sorted(set(per_instrument) | set(getattr(dataset, "instruments", []))):
             if instrument in per_instrument:
                 estimates, targets = per_instrument[instrument]
-                weights = fit_weights(estimates, targets, self.learn["criterion"])
-                source = f"fitted on {len(targets)} song(s)"
+                n = len(targets)
+                weights = (n * fit_weights(estimates, targets, self.learn["criterion"]) + prior * pooled) / (n + prior)
+                source = f"fitted on {n} song(s), shrunk towards the pooled fit ({prior:g} songs' worth)"
             else:
-                weights = fallback.column(instrument)
-                source = "fallback (no fitting song)"
+                weights, source = pooled, pooled_source
             instruments[instrument] = {"weights": dict(zip(self.member_names, map(float, weights))), "source": source}
-        instruments[ANY] = {"weights": dict(zip(self.member_names, map(float, fallback.column(ANY)))), "source": "fallback for other instruments"}
+        instruments[ANY] = {"weights": dict(zip(self.member_names, map(float, pooled))), "source": pooled_source}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": key, "songs": songs, "instruments": instruments}, indent=2, sort_keys=True))

@@ -155,7 +155,9 @@ def fake_ctx(tmp_path, **extras):
 
 
 def test_learned_weights_recover_the_members_mixture(tmp_path):
-    ensemble = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned", "learn": {"split": "train"}})
+    # no pooling: each instrument's own fit must recover its true weights
+    learn = {"split": "train", "pool_songs": 0}
+    ensemble = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned", "learn": learn})
     ctx = fake_ctx(tmp_path)
     ensemble.prepare(ctx)
     for instrument, truth in TRUE_WEIGHTS.items():
@@ -164,10 +166,23 @@ def test_learned_weights_recover_the_members_mixture(tmp_path):
     assert stored["instruments"]["Violin"]["source"].startswith("fitted on 3")
     # the stored weights are reused, not refitted
     before = dict(CALLS)
-    again = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned", "learn": {"split": "train"}})
+    again = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned", "learn": learn})
     again.prepare(ctx)
     assert CALLS == before
     np.testing.assert_allclose(again.weights.values, ensemble.weights.values)
+
+
+def test_few_songs_shrink_towards_the_pooled_fit(tmp_path):
+    """With a strong pool every instrument takes (nearly) the one pooled weight vector, which
+    also serves instruments that have no fitting song."""
+    ensemble = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned",
+                         "learn": {"split": "train", "pool_songs": 1e6}})
+    ensemble.prepare(fake_ctx(tmp_path))
+    columns = [ensemble.weights.column(i) for i in TRUE_WEIGHTS]
+    for column in columns:
+        np.testing.assert_allclose(column, columns[0], atol=1e-4)
+        assert column.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(ensemble.weights.column("Oboe"), columns[0], atol=1e-4)  # via the "*" column
 
 
 def test_members_are_cached_and_zero_weights_skipped(tmp_path):
