@@ -6,8 +6,6 @@ file fails with one line naming it, never later deep inside numpy.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import soundfile as sf
 
 from evaluators.resample import resample  # noqa: F401  (the project's one resampler)
 from harness.errors import InputError
+from harness.files import atomic_write
 
 
 def check_signal(signal: np.ndarray, where, *, allow_silence: bool = True) -> np.ndarray:
@@ -62,22 +61,10 @@ def read_audio(
     return check_signal(signal, path, allow_silence=allow_silence)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part" + path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_audio(path: Path, signal: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """Write a WAV/FLAC file atomically (a killed run never leaves a half-written output)."""
     fmt = "FLAC" if Path(path).suffix.lower() == ".flac" else "WAV"
-    _atomic_write(Path(path), lambda tmp: sf.write(tmp, signal, sample_rate, subtype=subtype, format=fmt))
+    atomic_write(Path(path), lambda tmp: sf.write(tmp, signal, sample_rate, subtype=subtype, format=fmt))
 
 
 def save_task_output(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from harness.files import atomic_write
 
 
 def content_key(mixture: np.ndarray, sources: list[str], identity: str) -> str:
@@ -55,9 +55,5 @@ class CachedSeparator:
             with np.load(path) as data:
                 return {k: data[k] for k in data.files}
         stems = self.separator.separate(mixture, sources)
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp.npz")
-        os.close(fd)
-        np.savez(tmp, **stems)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: np.savez(tmp, **stems))
         return stems

@@ -10,6 +10,7 @@ arrives, so finished work survives any failure or kill.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -275,12 +276,13 @@ class Run:
     def _parallel(self):
         opts = self.options
         if opts.backend == "sequential" or (opts.jobs == 1 and opts.backend == "loky"):
-            return _Sequential()
+            # in-process, in order: no pickling, easiest to debug
+            return contextlib.nullcontext(lambda calls: (f(*a, **kw) for f, a, kw in calls))
         if opts.backend == "dask":
             return _DaskParallel(opts.jobs, opts.scheduler)
         if opts.backend != "loky":
             raise HarnessError(f"unknown backend {opts.backend!r}; choose loky, dask or sequential")
-        return _Closing(Parallel(n_jobs=opts.jobs, backend="loky", return_as="generator_unordered"))
+        return contextlib.nullcontext(Parallel(n_jobs=opts.jobs, backend="loky", return_as="generator_unordered"))
 
     def merge(self):
         expected = [it.key for it in self.task.work_items()]
@@ -289,27 +291,6 @@ class Run:
         self.task.export(table, self.exp_dir)
         self._log(f"merged {len(table)} of {len(expected)} items into {self.exp_dir / 'scores.csv'}")
         return table
-
-
-class _Sequential:
-    """In-process, in order: no pickling, easiest to debug."""
-
-    def __enter__(self):
-        return lambda calls: (f(*a, **kw) for f, a, kw in calls)
-
-    def __exit__(self, *exc):
-        return False
-
-
-class _Closing:
-    def __init__(self, parallel):
-        self.parallel = parallel
-
-    def __enter__(self):
-        return self.parallel
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _DaskParallel:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.files import atomic_write
 from submissions.validate import check_audio
 
 
@@ -19,12 +18,11 @@ def package_audio(task, enhanced_dir: Path, destination: Path, max_problems: int
         shown = "\n  ".join(problems[:max_problems])
         more = f"\n  ... and {len(problems) - max_problems} more" if len(problems) > max_problems else ""
         raise HarnessError(f"the submission in {enhanced_dir} is not valid ({len(problems)} problem(s)):\n  {shown}{more}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=destination.parent, suffix=".zip.part")
-    os.close(fd)
-    # FLAC is already compressed: store, don't deflate again
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for e in sorted(expected, key=lambda e: e.relative_path):
-            zf.write(enhanced_dir / e.relative_path, e.relative_path)
-    os.replace(tmp, destination)
+    def write(tmp: str) -> None:
+        # FLAC is already compressed: store, don't deflate again
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for e in sorted(expected, key=lambda e: e.relative_path):
+                zf.write(enhanced_dir / e.relative_path, e.relative_path)
+
+    atomic_write(destination, write)
     return destination

@@ -18,8 +18,6 @@ Differences from pyclarity 0.9.0 main, following the challenge rules (notes/clar
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.demo.cad2_task2 import make_demo
 from harness.demo.instruments import family
 from harness.errors import InputError
+from harness.files import atomic_write
 from harness.metadata import load_json, require
 from harness.scoring import haaqi_ears
 from harness.task import SceneListenerTask, legacy_rng
@@ -158,11 +157,7 @@ class Cad2Task2(SceneListenerTask):
             return json.loads(path.read_text())["median"]
         per_stem = museval_sdr(references, {k: stems[k] for k in references}, ds.sample_rate)
         result = {"song": song.name, "per_stem": per_stem, "median": median_sdr(per_stem)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result)))
         return result["median"]
 
     def reference(self, item: WorkItem) -> tuple[np.ndarray, np.ndarray]:
