@@ -50,8 +50,10 @@ import scipy.linalg
 import scipy.optimize
 
 from harness.cache import CachedSeparator
+from harness.files import atomic_write
 from harness.systems import RunContext, build, register
 
+from baselines.postfilter import wiener
 from baselines.separators import TASKS, plain
 from baselines.training import holdout_songs, song_instruments, target_and_accompaniment
 
@@ -184,6 +186,7 @@ class Ensemble:
         "members": DEFAULT_MEMBERS,
         "weights": "seed",
         "learn": {},
+        "wiener": False,
     }
     LEARN_DEFAULTS: dict[str, Any] = {"split": "holdout", "criterion": "nnls", "max_songs": 200, "pool_songs": 4}
 
@@ -308,10 +311,8 @@ class Ensemble:
                 weights, source = pooled, pooled_source
             instruments[instrument] = {"weights": dict(zip(self.member_names, map(float, weights))), "source": source}
         instruments[ANY] = {"weights": dict(zip(self.member_names, map(float, pooled))), "source": pooled_source}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "songs": songs, "instruments": instruments}, indent=2, sort_keys=True))
-        tmp.replace(path)
+        text = json.dumps({"key": key, "songs": songs, "instruments": instruments}, indent=2, sort_keys=True)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         return self._matrix(instruments)
 
     def _matrix(self, instruments: dict[str, dict]) -> WeightMatrix:
@@ -334,6 +335,8 @@ class Ensemble:
                 estimate = np.asarray(outputs[j][instrument])[: len(mixture)]
                 total[: len(estimate)] += columns[instrument][j] * estimate
             stems[instrument] = total.astype(np.float32)
+        if self.options["wiener"]:
+            stems = wiener(mixture, stems, self.sample_rate)
         return stems
 
 

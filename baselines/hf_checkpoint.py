@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from harness.files import atomic_write
+
 from baselines.arunet import ARUNet, ARUNetConfig
 from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
 from baselines.waveunet import WaveUNet, WaveUNetConfig
@@ -46,10 +48,10 @@ def save_pretrained(model: torch.nn.Module, directory: str | Path, extra: dict |
     directory.mkdir(parents=True, exist_ok=True)
     config = {**model.cfg.to_dict(), "architecture": architecture_of(model), **(extra or {})}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = directory / (WEIGHTS_NAME + ".tmp")
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    tmp.replace(directory / WEIGHTS_NAME)
-    (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True))
+    atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    # config last: is_finished() trusts a folder once its config names the trained steps
+    text = json.dumps(config, indent=2, sort_keys=True)
+    atomic_write(directory / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
     return directory
 
 

@@ -24,6 +24,10 @@ Options (the system's config section ``systems.<name>``; every one has a default
                       mixture (Wisdom et al., ICASSP 2019). A remix with equal gains is then
                       the mixture itself, and separation errors reach the remix only in
                       proportion to how much the scene's gains differ.
+``wiener``            false: true re-cuts the stems from the mixture as soft masks, each
+                      stem's share |S_i|^2 / sum_j |S_j|^2 of the mixture's STFT
+                      (``baselines.postfilter``); the stems then sum to the mixture and
+                      ``mixture_consistency`` has nothing left to do.
 ``device``            ``auto`` (cuda when present) or a torch device.
 ``seed``              null: the run's seed (``ctx.seed``).
 ``threads``           torch CPU threads while training and separating (1: robust on a shared
@@ -51,6 +55,7 @@ import torch
 
 from baselines.arunet import ARUNet, ARUNetConfig
 from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.postfilter import wiener
 from baselines.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
 from baselines.training import (
     SegmentSampler,
@@ -87,6 +92,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "overlap": 0.1,
     "add_residual": 0.1,
     "mixture_consistency": True,
+    "wiener": False,
     "device": "auto",
     "seed": None,
     "threads": 1,
@@ -324,7 +330,9 @@ class InstrumentSeparator:
         for instrument in dict.fromkeys(sources):
             target, accompaniment = self.separate_instrument(mixture, instrument)
             stems[instrument] = target + self.options["add_residual"] * accompaniment
-        if self.options["mixture_consistency"]:
+        if self.options["wiener"]:
+            stems = wiener(mixture, stems, self.sample_rate)
+        elif self.options["mixture_consistency"]:
             residual = (mixture - np.sum(list(stems.values()), axis=0)) / len(stems)
             stems = {k: v + residual for k, v in stems.items()}
         return {k: v.astype(np.float32) for k, v in stems.items()}

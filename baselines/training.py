@@ -40,6 +40,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from harness.files import atomic_write
+
 from baselines.hf_checkpoint import CONFIG_NAME, WEIGHTS_NAME, read_config, save_pretrained
 
 logger = logging.getLogger(__name__)
@@ -229,9 +231,7 @@ def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
         for key, value in state.items():
             value = value if torch.is_tensor(value) else torch.tensor(value)
             tensors[f"optim.{index}.{key}"] = value.detach().cpu().contiguous()
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"step": str(step), "meta": json.dumps(meta, sort_keys=True)})
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"step": str(step), "meta": json.dumps(meta, sort_keys=True)}))
 
 
 def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:

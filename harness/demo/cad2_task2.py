@@ -26,7 +26,7 @@ from harness.demo.instruments import INSTRUMENTS, render
 from harness.demo.listeners import make_listeners
 
 SAMPLE_RATE = 44100
-VERSION = 2  # bump when the generator changes what it writes, so cached demos are remade
+VERSION = 3  # bump when the generator changes what it writes, so cached demos are remade
 GAIN_STEPS_DB = [-9, -6, -3, 0, 3, 6, 9]
 DEFAULTS = dict(
     seed=2024,
@@ -42,10 +42,12 @@ DEFAULTS = dict(
 
 
 def _pick_instruments(rng: np.random.Generator, counts: dict[str, int]) -> list[str]:
-    """2-4 instruments, favouring the least used so far (so every one gets training data)."""
-    k = int(rng.integers(2, 5))
-    weights = np.array([1.0 / (1 + counts[i]) for i in INSTRUMENTS])
-    chosen = list(rng.choice(INSTRUMENTS, size=k, replace=False, p=weights / weights.sum()))
+    """2-4 of the instruments in `counts`, favouring the least used so far (so every one gets
+    training data)."""
+    names = list(counts)
+    k = min(int(rng.integers(2, 5)), len(names))
+    weights = np.array([1.0 / (1 + counts[i]) for i in names])
+    chosen = list(rng.choice(names, size=k, replace=False, p=weights / weights.sum()))
     if k < 4 and rng.random() < 0.2:  # a second voice of one instrument, as in the real data
         chosen.append(chosen[0])
     for inst in chosen:
@@ -70,8 +72,9 @@ def _render_song(rng: np.random.Generator, instruments: list[str], seconds: floa
 
 
 def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segment: float | None,
-                 first_scene: int, gains: dict, settings: dict) -> None:
-    counts = {i: 0 for i in INSTRUMENTS}
+                 first_scene: int, gains: dict, settings: dict, instruments=INSTRUMENTS) -> set[str]:
+    """Write one split from `instruments`; returns the instruments it used."""
+    counts = {i: 0 for i in instruments}
     music, scenes, scene_listeners = {}, {}, {}
     listeners, params = make_listeners(rng, "L" + split[0].upper(), settings["listeners_per_split"])
     scene_id = first_scene
@@ -105,6 +108,7 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
                       (f"scene_listeners.{split}.json", scene_listeners), (f"listeners.{split}.json", listeners),
                       (f"compressor_params.{split}.json", params)]:
         (meta / name).write_text(json.dumps(obj, indent=2))
+    return {i for i, n in counts.items() if n}
 
 
 def make_demo(root: Path, **overrides) -> Path:
@@ -117,12 +121,14 @@ def make_demo(root: Path, **overrides) -> Path:
     if root.exists():
         shutil.rmtree(root)
     (root / "metadata").mkdir(parents=True)
-    rng = np.random.default_rng(settings["seed"])
     gains: dict = {}
-    _write_split(root, "train", rng, settings["train_songs"], settings["train_seconds"], None, 10000, gains, settings)
-    # segment_seconds None: the scored segment is the whole song
-    _write_split(root, "valid", rng, settings["valid_songs"], settings["valid_seconds"],
-                 settings["segment_seconds"], 50000, gains, settings)
+    # one random stream per split, so that resizing one split leaves the other as it was
+    trained = _write_split(root, "train", np.random.default_rng([settings["seed"], 0]), settings["train_songs"],
+                           settings["train_seconds"], None, 10000, gains, settings)
+    # valid songs use only instruments the training split has: every one then has a model
+    _write_split(root, "valid", np.random.default_rng([settings["seed"], 1]), settings["valid_songs"],
+                 settings["valid_seconds"], settings["segment_seconds"], 50000, gains, settings,
+                 [i for i in INSTRUMENTS if i in trained])
     (root / "metadata" / "gains.json").write_text(json.dumps(gains, indent=2))
     marker.write_text(json.dumps(settings))
     return root
