@@ -3,14 +3,16 @@
 The kernels follow pyclarity's arithmetic step by step, but not bit for bit: multiply-adds
 may be fused, sums reassociated (vectorised), and the gammatone runs stretches of the
 signal side by side; outputs agree with upstream to rounding, and HAAQI to ~1e-10.
-Transcendental functions stay in numpy (its SIMD log/exp are ~10x faster than libm calls
-from numba).
+Logs and exps are taken a block at a time with ``_vecmath`` (numba's own are scalar libm
+calls, ~10x slower than numpy's SIMD loops).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from evaluators._vecmath import exp_into, log_into
 
 
 LANES = 16  # signal stretches filtered side by side: enough for LLVM to vectorise across
@@ -49,7 +51,7 @@ def lanes_input(x, pad):
 
 
 @njit(cache=True, fastmath={"contract"})
-def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm):
+def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm, squared=False):
     """4th-order gammatone on both rows (demodulate, IIR, remodulate), LANES stretches of
     the signal at a time.
 
@@ -62,8 +64,9 @@ def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm):
     stretch (settle_length <= pad), with its carrier (eb's rotation) started from cos/sin
     of its phase there. Results equal the serial recursion to rounding (~1e-9 relative in
     the lowest band, whose states are ~1e8 times its output).
-    Writes the envelopes into `env` and the BM motion into `bm` (pass an empty bm to skip
-    it); returns the envelopes' mean squares.
+    Writes the envelopes into `env` (their squares if `squared`: square roots are a large
+    part of the cost, and the control path needs only the logs) and the BM motion into
+    `bm` (pass an empty bm to skip it); returns the envelopes' mean squares.
     """
     span = -(-npts // LANES)
     settle = settle_length(max(coefs[0, 0], coefs[1, 0]) / 4)
@@ -83,22 +86,27 @@ def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm):
         # a slice, not an offset: numba's check for negative indices would turn the
         # lane loop's loads into gathers
         steps = xt[2 * LANES * (k0 + pad - settle):2 * LANES * (k1 + pad - settle)]
-        _lane_steps(steps, st, coefs, np.cos(w), np.sin(w), yt)
+        _lane_steps(steps, st, coefs, np.cos(w), np.sin(w), yt[:2 * LANES * _BLOCK],
+                    yt[2 * LANES * _BLOCK:])
         if k1 > settle:
-            _from_lanes(yt, k0 - settle, k1 - settle, npts, env, bm, sums)
+            if not squared:
+                _square_roots(yt[:2 * LANES * (k1 - k0)])
+            _from_lanes(yt, k0 - settle, k1 - settle, npts, env, bm, squared, sums)
     return sums[0] / npts, sums[1] / npts
 
 
 @njit(cache=True, fastmath={"contract"})
-def _lane_steps(xt, st, coefs, cs, sn, yt):
+def _lane_steps(xt, st, coefs, cs, sn, env_t, bm_t):
     """The gammatone steps of every lane in `xt` (2 x LANES inputs a step), state in `st`;
-    per step writes the envelopes g sqrt(yr^2 + yi^2) and BM g (yr cos + yi sin) of both
-    rows to `yt` (vectorised across lanes here, square roots included; LLVM keeps the
-    state in registers over the call)."""
+    writes the squared envelopes g^2 (yr^2 + yi^2) of both rows to `env_t` and the BM
+    g (yr cos + yi sin) to `bm_t`, each (steps, 2, LANES) flat; vectorised across lanes
+    (LLVM keeps the state in registers over the call)."""
     b1_0, b2_0, g0 = coefs[0, 0], coefs[0, 4], coefs[0, 5]
     c1_0, c2_0, c3_0, c4_0 = -coefs[0, 0], -coefs[0, 1], -coefs[0, 2], -coefs[0, 3]
     b1_1, b2_1, g1 = coefs[1, 0], coefs[1, 4], coefs[1, 5]
     c1_1, c2_1, c3_1, c4_1 = -coefs[1, 0], -coefs[1, 1], -coefs[1, 2], -coefs[1, 3]
+    gg0 = g0 * g0
+    gg1 = g1 * g1
     L = LANES
     for k in range(xt.shape[0] // (2 * L)):
         for lane in range(L):
@@ -117,8 +125,8 @@ def _lane_steps(xt, st, coefs, cs, sn, yt):
             st[5 * L + lane] = st[6 * L + lane] + xi * b2_0 - yi * c2_0
             st[6 * L + lane] = st[7 * L + lane] - yi * c3_0
             st[7 * L + lane] = -(yi * c4_0)
-            yt[4 * L * k + lane] = g0 * np.sqrt(yr * yr + yi * yi)
-            yt[4 * L * k + 2 * L + lane] = g0 * (yr * c + yi * s)
+            env_t[2 * L * k + lane] = gg0 * (yr * yr + yi * yi)
+            bm_t[2 * L * k + lane] = g0 * (yr * c + yi * s)
             xv = xt[2 * L * k + L + lane]
             xr = xv * c
             xi = xv * s
@@ -132,19 +140,28 @@ def _lane_steps(xt, st, coefs, cs, sn, yt):
             st[13 * L + lane] = st[14 * L + lane] + xi * b2_1 - yi * c2_1
             st[14 * L + lane] = st[15 * L + lane] - yi * c3_1
             st[15 * L + lane] = -(yi * c4_1)
-            yt[4 * L * k + L + lane] = g1 * np.sqrt(yr * yr + yi * yi)
-            yt[4 * L * k + 3 * L + lane] = g1 * (yr * c + yi * s)
+            env_t[2 * L * k + L + lane] = gg1 * (yr * yr + yi * yi)
+            bm_t[2 * L * k + L + lane] = g1 * (yr * c + yi * s)
             st[16 * L + lane] = c * cs + s * sn
             st[17 * L + lane] = s * cs - c * sn
 
 
+@njit(cache=True)
+def _square_roots(x):
+    """x = sqrt(x), vectorised (in _from_lanes the roots would be scalar)."""
+    for i in range(x.shape[0]):
+        x[i] = np.sqrt(x[i])
+
+
 @njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
-def _from_lanes(yt, j0, j1, npts, env, bm, sums):
+def _from_lanes(yt, j0, j1, npts, env, bm, squared, sums):
     """A block of _lane_steps outputs (lane steps j0..j1, j < 0 being lead-in) back into
-    (2, N) rows of env and bm; adds the envelopes' squares to `sums`."""
+    (2, N) rows of env and bm; adds the envelopes' squares to `sums` (the envelopes
+    themselves if `squared`)."""
     L = LANES
     span = -(-npts // L)
     want_bm = bm.shape[0] > 0
+    bm_at = yt.shape[0] // 2
     env_0, env_1 = env[0], env[1]
     sum_0 = 0.0
     sum_1 = 0.0
@@ -153,59 +170,80 @@ def _from_lanes(yt, j0, j1, npts, env, bm, sums):
         lo = max(j0, 0)
         hi = min(j1, npts - lane * span)  # the last lane may end early
         for j in range(lo, hi):
-            y0 = 4 * L * (j - j0) + lane
+            y0 = 2 * L * (j - j0) + lane
             v0 = yt[y0]
             v1 = yt[y0 + L]
             env_0[base + j] = v0
             env_1[base + j] = v1
-            sum_0 += v0 * v0
-            sum_1 += v1 * v1
+            sum_0 += v0 if squared else v0 * v0
+            sum_1 += v1 if squared else v1 * v1
         if want_bm:
             for j in range(lo, hi):
-                y0 = 4 * L * (j - j0) + lane
-                bm[0, base + j] = yt[y0 + 2 * L]
-                bm[1, base + j] = yt[y0 + 3 * L]
+                y0 = bm_at + 2 * L * (j - j0) + lane
+                bm[0, base + j] = yt[y0]
+                bm[1, base + j] = yt[y0 + L]
     sums[0] += sum_0
     sums[1] += sum_1
 
 
-DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x); numpy's log is faster
+DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x): ln is the cheaper
 
 
-@njit(cache=True)
-def lowpass_gain(gain, b0, b1, a1, env, bm):
-    """scipy.signal.lfilter([b0, b1], [1, a1], gain) on both rows, then scale env and bm."""
-    z0 = 0.0
-    z1 = 0.0
-    for n in range(gain.shape[1]):
-        x = gain[0, n]
-        y = z0 + b0 * x
-        z0 = x * b1 - y * a1
-        env[0, n] *= y
-        bm[0, n] *= y
-        x = gain[1, n]
-        y = z1 + b0 * x
-        z1 = x * b1 - y * a1
-        env[1, n] *= y
-        bm[1, n] *= y
+_VBLOCK = 2048  # samples a fused kernel takes through its vectorised steps at a time
 
 
-@njit(cache=True)
-def compression_exponent(ln_control, level1, knee, attn_ohc, ratio, out):
-    """eb.env_compress_basilar_membrane's gain for both rows, as a natural exponent.
+@njit(cache=True, fastmath={"contract"})
+def compress(control_sq, level1, knee, attn_ohc, ratio, b0, b1, a1, env, bm):
+    """eb.env_compress_basilar_membrane on both rows, in place on env and bm, from the
+    squared control envelopes.
 
-    `ln_control` is ln(max(control, 1e-30)); the caller takes exp of `out` (numpy's exp is
-    several times faster than its power(10, .)).
+    The OHC gain in dB, -attn_ohc - (clip(level1 + 20 log10 max(control, 1e-30), knee,
+    100) - knee) (1 - 1 / ratio), with 20 log10 max(control, 1e-30) = 10 log10
+    max(control^2, 1e-60), is taken to a gain with exp (as ln/exp: natural units),
+    low-passed by lfilter([b0, b1], [1, a1]) and applied to env and bm. Runs a block at a
+    time so the log, exp and scaling vectorise over data in cache; the low-pass recursion
+    keeps one multiply-add per step on its dependency chain.
     """
-    npts = ln_control.shape[1]
+    npts = control_sq.shape[1]
     to_neper = np.log(10) / 20
-    for r in range(2):
-        slope = 1 - (1 / ratio[r])
-        for n in range(npts):
-            logenv = level1 + DB_PER_NEPER * ln_control[r, n]
-            logenv = min(logenv, 100.0)
-            logenv = max(logenv, knee[r])
-            out[r, n] = (-attn_ohc[r] - (logenv - knee[r]) * slope) * to_neper
+    gain = np.empty((2, _VBLOCK))
+    ln_control = np.empty(_VBLOCK)
+    scratch = np.empty(_VBLOCK)
+    b1_eff = b1 - a1 * b0  # z' = b1 x - a1 (z + b0 x)
+    z_0 = 0.0
+    z_1 = 0.0
+    for start in range(0, npts, _VBLOCK):
+        stop = min(start + _VBLOCK, npts)
+        m = stop - start
+        for r in range(2):
+            g = gain[r, :m]
+            c = control_sq[r, start:stop]
+            for i in range(m):
+                g[i] = max(c[i], 1e-60)
+            ln_c = ln_control[:m]
+            log_into(g, ln_c, scratch[:m])
+            slope = 1 - (1 / ratio[r])
+            for i in range(m):
+                logenv = min(level1 + (0.5 * DB_PER_NEPER) * ln_c[i], 100.0)
+                logenv = max(logenv, knee[r])
+                ln_c[i] = (-attn_ohc[r] - (logenv - knee[r]) * slope) * to_neper
+            exp_into(ln_c, g, scratch[:m])
+        g_0 = gain[0, :m]
+        g_1 = gain[1, :m]
+        for i in range(m):
+            x = g_0[i]
+            g_0[i] = z_0 + b0 * x
+            z_0 = b1_eff * x - a1 * z_0
+            x = g_1[i]
+            g_1[i] = z_1 + b0 * x
+            z_1 = b1_eff * x - a1 * z_1
+        for r in range(2):
+            e = env[r, start:stop]
+            v = bm[r, start:stop]
+            g = gain[r, :m]
+            for i in range(m):
+                e[i] *= g[i]
+                v[i] *= g[i]
 
 
 @njit(cache=True, fastmath={"contract"})

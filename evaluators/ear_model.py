@@ -356,19 +356,19 @@ class _Gammatone:
         self.pad = _lead_in()
         self.lanes = k.lanes_input(mid, self.pad)
 
-    def __call__(self, n, bandwidths, env, bm=_NO_BM):
-        """Band n at (reference, processed) `bandwidths` into env (and bm); returns the
-        envelopes' mean squares."""
+    def __call__(self, n, bandwidths, env, bm=_NO_BM, squared=False):
+        """Band n at (reference, processed) `bandwidths` into env (and bm; env squared if
+        `squared`); returns the envelopes' mean squares."""
         center = _channel_constants()[0][n]
         return np.array(k.gammatone(self.lanes, self.pad, self.npts, 2 * np.pi / FS, center,
-                                    _gammatone_coefs(bandwidths, center), env, bm))
+                                    _gammatone_coefs(bandwidths, center), env, bm, squared))
 
 
 def _control(filters, n, out=None):
-    """Control-path (widest filter) envelopes of both signals in band n (into `out`) and
-    their RMS."""
+    """Control-path (widest filter) squared envelopes of both signals in band n (into
+    `out`) and their RMS."""
     out = np.empty((2, filters.npts)) if out is None else out
-    mean_square = filters(n, np.full(2, _channel_constants()[1][n]), out)
+    mean_square = filters(n, np.full(2, _channel_constants()[1][n]), out, squared=True)
     return out, np.sqrt(mean_square)
 
 
@@ -409,11 +409,8 @@ def _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages
         control_average[:, n] = control_rms
 
         # OHC compression (eb.env_compress_basilar_membrane)
-        ln_control = np.log(np.maximum(control, SMALL, out=control), out=control)
-        k.compression_exponent(ln_control, level1, low_knee[:, n], attn_ohc[:, n],
-                               ratio[:, n], gain)
-        k.lowpass_gain(np.exp(gain, out=gain), gain_lp[0][0], gain_lp[0][1],
-                       gain_lp[1][1], env, bm)
+        k.compress(control, level1, low_knee[:, n], attn_ohc[:, n], ratio[:, n],
+                   gain_lp[0][0], gain_lp[0][1], gain_lp[1][1], env, bm)
 
         # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
         env_delay = stages.align_delay(env[0], env[1], lags)
