@@ -279,30 +279,45 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
     r_1_inv = 1 / r_1
     p_1 = r_1 * r_2 * (c_1 / freq_sample_inverse)
     p_2 = r_2 * r_3 * (c_2 / freq_sample_inverse)
-    # upstream's 2 x 2 solve folded into one linear update (a shorter dependency chain):
-    # (v_1, v_2) <- k_x0 v_0 + k_x1 v_1 + k_x2 v_2
+    # upstream's 2 x 2 solve folded into one linear update: (v_1, v_2) <- A (v_1, v_2) +
+    # b v_0, A = [[k_11, k_12], [k_21, k_22]], b = (k_10, k_20); then in A's eigenbasis
+    # (real, well-conditioned eigenvectors scaled to v_1 = q_1 + q_2), two decoupled
+    # first-order recursions q_j <- lam_j q_j + beta_j v_0: one multiply-add per step on
+    # each dependency chain instead of two.
     k_10, k_11, k_12 = denom * a22 * r_2, denom * a22 * p_1, -denom * a12 * p_2
     k_20, k_21, k_22 = -denom * a21 * r_2, -denom * a21 * p_1, denom * a11 * p_2
+    # (forms without cancellation: the slow eigenvalue's 1 - lam sets the gain)
+    half_gap = 0.5 * (k_22 - k_11)
+    root = np.sqrt(half_gap * half_gap + k_12 * k_21)
+    lam_1 = 0.5 * (k_11 + k_22) + root
+    lam_2 = (k_11 * k_22 - k_12 * k_21) / lam_1
+    m_1 = (half_gap + root) / k_12  # eigenvectors (1, m_j)
+    m_2 = -k_21 / (half_gap + root)
+    beta_1 = (m_2 * k_10 - k_20) / (m_2 - m_1)
+    beta_2 = (k_20 - m_1 * k_10) / (m_2 - m_1)
     small = 1e-30
     ln_small = np.log(small)
     nsamp = env.shape[1]
     count = nsamp - shift
     out_db[:, :shift] = 0.0
     out_bm[:shift] = 0.0
-    u_1 = u_2 = w_1 = w_2 = 0.0
     ln_0, ln_1 = ln_env[0], ln_env[1]
     db_0, db_1 = out_db[0, shift:], out_db[1, shift:]  # row views: cheaper indexing
+    lo = min(max(-env_delay, 0), count)  # the aligned processed envelope: ln_1[n + delay]
+    hi = max(min(count, nsamp - env_delay), lo)  # inside lo <= n < hi, else ln(1e-30)
+    _sl_levels(ln_0[:count], offset[0], db_0)
+    db_1[:lo] = db_1[hi:] = max(offset[1] + DB_PER_NEPER * ln_small, 0.0)
+    _sl_levels(ln_1[lo + env_delay:hi + env_delay], offset[1], db_1[lo:hi])
+    q_01 = q_02 = q_11 = q_12 = 0.0  # (row, eigenvalue); db rows hold the levels v_0
     for n in range(count):
-        v_0 = max(offset[0] + DB_PER_NEPER * ln_0[n], 0.0)
-        m = n + env_delay
-        ln_e = ln_1[m] if 0 <= m < nsamp else ln_small
-        y_0 = max(offset[1] + DB_PER_NEPER * ln_e, 0.0)
-        u_1, u_2 = (k_10 * v_0 + k_11 * u_1 + k_12 * u_2,
-                    k_20 * v_0 + k_21 * u_1 + k_22 * u_2)
-        w_1, w_2 = (k_10 * y_0 + k_11 * w_1 + k_12 * w_2,
-                    k_20 * y_0 + k_21 * w_1 + k_22 * w_2)
-        db_0[n] = max((v_0 - u_1) * r_1_inv, 0.0)
-        db_1[n] = max((y_0 - w_1) * r_1_inv, 0.0)
+        v_0 = db_0[n]
+        y_0 = db_1[n]
+        q_01 = lam_1 * q_01 + beta_1 * v_0
+        q_02 = lam_2 * q_02 + beta_2 * v_0
+        q_11 = lam_1 * q_11 + beta_1 * y_0
+        q_12 = lam_2 * q_12 + beta_2 * y_0
+        db_0[n] = max((v_0 - (q_01 + q_02)) * r_1_inv, 0.0)
+        db_1[n] = max((y_0 - (q_11 + q_12)) * r_1_inv, 0.0)
     # BM gains, in separate loops over contiguous views so the divisions vectorise
     reference = out_bm[shift:]
     _bm_gain(out_db[0, shift:], env[0, :count], reference)
@@ -316,6 +331,14 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
              gain[lo:hi])
     for n in list(range(lo)) + list(range(hi, count)):  # the aligned envelope is 0 there
         gain[n] = (out_db[1, n + shift] + small) / small
+
+
+@njit(cache=True)
+def _sl_levels(ln_env, offset, out):
+    """out = max(offset + 20 log10(env), 0) from ln_env (eb.envelope_sl less the IHC
+    attenuation, floored as the IHC adaptation does), vectorised ahead of the recursion."""
+    for n in range(out.shape[0]):
+        out[n] = max(offset + DB_PER_NEPER * ln_env[n], 0.0)
 
 
 @njit(cache=True)
