@@ -475,6 +475,38 @@ def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag, th
     return np.minimum(np.maximum(cov, 0.0), 1.0), ms * 2.0
 
 
+@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _segment_ms(x, start, win, wstart, n, inv_sum2):
+    """_segment_cov's mean square of the windowed, zero-mean reference segment alone."""
+    xs = x[start:start + n]
+    ws = win[wstart:wstart + n]
+    total = 0.0
+    for i in range(n):
+        total += xs[i] * ws[i]
+    mean = total / n
+    sx = 0.0
+    for i in range(n):
+        d = xs[i] * ws[i] - mean
+        sx += d * d
+    return sx * inv_sum2
+
+
+@njit(cache=True)
+def segment_levels(x, window, win_sum2, half_sum2):
+    """bm_covary's second output (2 x reference mean square per segment) for row `x`
+    alone: what tells whether a band has any tile above the silence threshold."""
+    nwin = window.shape[0]
+    nhalf = nwin // 2
+    npts = x.shape[0]
+    nseg = int(1 + np.floor(npts / nwin) + np.floor((npts - nwin / 2) / nwin))
+    ms = np.empty(nseg)
+    ms[0] = _segment_ms(x, 0, window, nhalf, nhalf, half_sum2)
+    for n in range(1, nseg - 1):
+        ms[n] = _segment_ms(x, n * nhalf, window, 0, nwin, win_sum2)
+    ms[nseg - 1] = _segment_ms(x, (nseg - 1) * nhalf, window, 0, nhalf, half_sum2)
+    return ms * 2.0
+
+
 @njit(cache=True)
 def cross_spectrum_sum(ref_spec, out_spec):
     """sum over blocks (axis 0) of conj(ref_spec) * out_spec."""

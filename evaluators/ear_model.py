@@ -292,7 +292,8 @@ class Stages:
 
     def reference_levels(self, reference_bm):
         """bm_covary's 2 x reference MS per segment, without the covariances."""
-        return k.bm_covary(reference_bm[None], reference_bm[None], *_filters()[4], np.inf)[1][0]
+        window, _, _, win_sum2, half_sum2, _ = _filters()[4]
+        return k.segment_levels(reference_bm, window, win_sum2, half_sum2)
 
     def bm_covary(self, reference_bm, processed_bm, threshold):
         """Cross-covariance and 2 x reference MS per segment; covariances of tiles at or
