@@ -3,8 +3,8 @@
 The kernels follow pyclarity's arithmetic step by step, but not bit for bit: multiply-adds
 may be fused, sums reassociated (vectorised), and the gammatone runs stretches of the
 signal side by side; outputs agree with upstream to rounding, and HAAQI to ~1e-10.
-Transcendental functions stay in numpy (its SIMD log/exp are ~10x faster than libm calls
-from numba).
+Logs and exps are taken a block at a time with ``_vecmath`` (numba's own are scalar libm
+calls, ~10x slower than numpy's SIMD loops).
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evaluators._vecmath import exp_into, log_into
+
 
 LANES = 16  # signal stretches filtered side by side: enough for LLVM to vectorise across
-_BLOCK = 32  # gammatone steps whose outputs (16 KB) stay in L1 until put back in order
+_BLOCK = 64  # gammatone steps whose outputs (32 KB) stay in L1 until put back in order
 
 
 @njit(cache=True)
@@ -49,7 +51,7 @@ def lanes_input(x, pad):
 
 
 @njit(cache=True, fastmath={"contract"})
-def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm):
+def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm, squared=False):
     """4th-order gammatone on both rows (demodulate, IIR, remodulate), LANES stretches of
     the signal at a time.
 
@@ -62,53 +64,55 @@ def gammatone(xt, pad, npts, tpt, center_freq, coefs, env, bm):
     stretch (settle_length <= pad), with its carrier (eb's rotation) started from cos/sin
     of its phase there. Results equal the serial recursion to rounding (~1e-9 relative in
     the lowest band, whose states are ~1e8 times its output).
-    Writes the envelopes into `env` and the BM motion into `bm` (pass an empty bm to skip
-    it); returns the envelopes' mean squares.
+    Writes the envelopes into `env` (their squares if `squared`: square roots are a large
+    part of the cost, and the control path needs only the logs) and the BM motion into
+    `bm` (pass an empty bm to skip it); returns the envelopes' mean squares.
     """
     span = -(-npts // LANES)
     settle = settle_length(max(coefs[0, 0], coefs[1, 0]) / 4)
     if settle > pad:
         raise ValueError("gammatone lanes need a longer lead-in")
     w = tpt * center_freq
-    cs = np.cos(w)
-    sn = np.sin(w)
-    b1_0, b2_0, g0 = coefs[0, 0], coefs[0, 4], coefs[0, 5]
-    c1_0, c2_0, c3_0, c4_0 = -coefs[0, 0], -coefs[0, 1], -coefs[0, 2], -coefs[0, 3]
-    b1_1, b2_1, g1 = coefs[1, 0], coefs[1, 4], coefs[1, 5]
-    c1_1, c2_1, c3_1, c4_1 = -coefs[1, 0], -coefs[1, 1], -coefs[1, 2], -coefs[1, 3]
-    # flat arrays with constant strides, so the lane loop vectorises: 16 IIR states per
-    # lane (4 real and 4 imaginary per row), then the carrier's cos and sin
-    L = LANES
-    st = np.zeros(18 * L)
-    for lane in range(L):
-        st[16 * L + lane] = np.cos(w * (lane * span - settle))
-        st[17 * L + lane] = -np.sin(w * (lane * span - settle))
+    # per lane: 16 IIR states (4 real and 4 imaginary per row), then the carrier's cos, sin
+    st = np.zeros(18 * LANES)
+    for lane in range(LANES):
+        st[16 * LANES + lane] = np.cos(w * (lane * span - settle))
+        st[17 * LANES + lane] = -np.sin(w * (lane * span - settle))
     # blocks of steps whose outputs stay in cache until they are put back in signal order
-    yt = np.empty(_BLOCK * 4 * L)
+    yt = np.empty(_BLOCK * 4 * LANES)
     sums = np.zeros(2)
     for k0 in range(0, settle + span, _BLOCK):
         k1 = min(k0 + _BLOCK, settle + span)
-        _lane_steps(xt, 2 * (k0 + pad - settle) * L, k1 - k0, st, b1_0, b2_0, c1_0, c2_0,
-                    c3_0, c4_0, g0, b1_1, b2_1, c1_1, c2_1, c3_1, c4_1, g1, cs, sn, yt)
+        # a slice, not an offset: numba's check for negative indices would turn the
+        # lane loop's loads into gathers
+        steps = xt[2 * LANES * (k0 + pad - settle):2 * LANES * (k1 + pad - settle)]
+        _lane_steps(steps, st, coefs, np.cos(w), np.sin(w), yt[:2 * LANES * _BLOCK],
+                    yt[2 * LANES * _BLOCK:])
         if k1 > settle:
-            _from_lanes(yt, k0 - settle, k1 - settle, npts, env, bm, sums)
+            if not squared:
+                _square_roots(yt[:2 * LANES * (k1 - k0)])
+            _from_lanes(yt, k0 - settle, k1 - settle, npts, env, bm, squared, sums)
     return sums[0] / npts, sums[1] / npts
 
 
 @njit(cache=True, fastmath={"contract"})
-def _lane_steps(xt, start, steps, st, b1_0, b2_0, c1_0, c2_0, c3_0, c4_0, g0, b1_1, b2_1,
-                c1_1, c2_1, c3_1, c4_1, g1, cs, sn, yt):
-    """`steps` gammatone steps of every lane from xt[start:], state in `st`; per step
-    writes the envelopes g sqrt(yr^2 + yi^2) and BM g (yr cos + yi sin) of both rows to
-    `yt` (vectorised across lanes here, square roots included)."""
+def _lane_steps(xt, st, coefs, cs, sn, env_t, bm_t):
+    """The gammatone steps of every lane in `xt` (2 x LANES inputs a step), state in `st`;
+    writes the squared envelopes g^2 (yr^2 + yi^2) of both rows to `env_t` and the BM
+    g (yr cos + yi sin) to `bm_t`, each (steps, 2, LANES) flat; vectorised across lanes
+    (LLVM keeps the state in registers over the call)."""
+    b1_0, b2_0, g0 = coefs[0, 0], coefs[0, 4], coefs[0, 5]
+    c1_0, c2_0, c3_0, c4_0 = -coefs[0, 0], -coefs[0, 1], -coefs[0, 2], -coefs[0, 3]
+    b1_1, b2_1, g1 = coefs[1, 0], coefs[1, 4], coefs[1, 5]
+    c1_1, c2_1, c3_1, c4_1 = -coefs[1, 0], -coefs[1, 1], -coefs[1, 2], -coefs[1, 3]
+    gg0 = g0 * g0
+    gg1 = g1 * g1
     L = LANES
-    for k in range(steps):
-        x0 = start + 2 * L * k
-        y0 = 4 * L * k
+    for k in range(xt.shape[0] // (2 * L)):
         for lane in range(L):
             c = st[16 * L + lane]
             s = st[17 * L + lane]
-            xv = xt[x0 + lane]
+            xv = xt[2 * L * k + lane]
             xr = xv * c
             xi = xv * s
             yr = st[lane] + xr
@@ -121,9 +125,9 @@ def _lane_steps(xt, start, steps, st, b1_0, b2_0, c1_0, c2_0, c3_0, c4_0, g0, b1
             st[5 * L + lane] = st[6 * L + lane] + xi * b2_0 - yi * c2_0
             st[6 * L + lane] = st[7 * L + lane] - yi * c3_0
             st[7 * L + lane] = -(yi * c4_0)
-            yt[y0 + lane] = g0 * np.sqrt(yr * yr + yi * yi)
-            yt[y0 + 2 * L + lane] = g0 * (yr * c + yi * s)
-            xv = xt[x0 + L + lane]
+            env_t[2 * L * k + lane] = gg0 * (yr * yr + yi * yi)
+            bm_t[2 * L * k + lane] = g0 * (yr * c + yi * s)
+            xv = xt[2 * L * k + L + lane]
             xr = xv * c
             xi = xv * s
             yr = st[8 * L + lane] + xr
@@ -136,19 +140,28 @@ def _lane_steps(xt, start, steps, st, b1_0, b2_0, c1_0, c2_0, c3_0, c4_0, g0, b1
             st[13 * L + lane] = st[14 * L + lane] + xi * b2_1 - yi * c2_1
             st[14 * L + lane] = st[15 * L + lane] - yi * c3_1
             st[15 * L + lane] = -(yi * c4_1)
-            yt[y0 + L + lane] = g1 * np.sqrt(yr * yr + yi * yi)
-            yt[y0 + 3 * L + lane] = g1 * (yr * c + yi * s)
+            env_t[2 * L * k + L + lane] = gg1 * (yr * yr + yi * yi)
+            bm_t[2 * L * k + L + lane] = g1 * (yr * c + yi * s)
             st[16 * L + lane] = c * cs + s * sn
             st[17 * L + lane] = s * cs - c * sn
 
 
+@njit(cache=True)
+def _square_roots(x):
+    """x = sqrt(x), vectorised (in _from_lanes the roots would be scalar)."""
+    for i in range(x.shape[0]):
+        x[i] = np.sqrt(x[i])
+
+
 @njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
-def _from_lanes(yt, j0, j1, npts, env, bm, sums):
+def _from_lanes(yt, j0, j1, npts, env, bm, squared, sums):
     """A block of _lane_steps outputs (lane steps j0..j1, j < 0 being lead-in) back into
-    (2, N) rows of env and bm; adds the envelopes' squares to `sums`."""
+    (2, N) rows of env and bm; adds the envelopes' squares to `sums` (the envelopes
+    themselves if `squared`)."""
     L = LANES
     span = -(-npts // L)
     want_bm = bm.shape[0] > 0
+    bm_at = yt.shape[0] // 2
     env_0, env_1 = env[0], env[1]
     sum_0 = 0.0
     sum_1 = 0.0
@@ -157,59 +170,80 @@ def _from_lanes(yt, j0, j1, npts, env, bm, sums):
         lo = max(j0, 0)
         hi = min(j1, npts - lane * span)  # the last lane may end early
         for j in range(lo, hi):
-            y0 = 4 * L * (j - j0) + lane
+            y0 = 2 * L * (j - j0) + lane
             v0 = yt[y0]
             v1 = yt[y0 + L]
             env_0[base + j] = v0
             env_1[base + j] = v1
-            sum_0 += v0 * v0
-            sum_1 += v1 * v1
+            sum_0 += v0 if squared else v0 * v0
+            sum_1 += v1 if squared else v1 * v1
         if want_bm:
             for j in range(lo, hi):
-                y0 = 4 * L * (j - j0) + lane
-                bm[0, base + j] = yt[y0 + 2 * L]
-                bm[1, base + j] = yt[y0 + 3 * L]
+                y0 = bm_at + 2 * L * (j - j0) + lane
+                bm[0, base + j] = yt[y0]
+                bm[1, base + j] = yt[y0 + L]
     sums[0] += sum_0
     sums[1] += sum_1
 
 
-DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x); numpy's log is faster
+DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x): ln is the cheaper
 
 
-@njit(cache=True)
-def lowpass_gain(gain, b0, b1, a1, env, bm):
-    """scipy.signal.lfilter([b0, b1], [1, a1], gain) on both rows, then scale env and bm."""
-    z0 = 0.0
-    z1 = 0.0
-    for n in range(gain.shape[1]):
-        x = gain[0, n]
-        y = z0 + b0 * x
-        z0 = x * b1 - y * a1
-        env[0, n] *= y
-        bm[0, n] *= y
-        x = gain[1, n]
-        y = z1 + b0 * x
-        z1 = x * b1 - y * a1
-        env[1, n] *= y
-        bm[1, n] *= y
+_VBLOCK = 2048  # samples a fused kernel takes through its vectorised steps at a time
 
 
-@njit(cache=True)
-def compression_exponent(ln_control, level1, knee, attn_ohc, ratio, out):
-    """eb.env_compress_basilar_membrane's gain for both rows, as a natural exponent.
+@njit(cache=True, fastmath={"contract"})
+def compress(control_sq, level1, knee, attn_ohc, ratio, b0, b1, a1, env, bm):
+    """eb.env_compress_basilar_membrane on both rows, in place on env and bm, from the
+    squared control envelopes.
 
-    `ln_control` is ln(max(control, 1e-30)); the caller takes exp of `out` (numpy's exp is
-    several times faster than its power(10, .)).
+    The OHC gain in dB, -attn_ohc - (clip(level1 + 20 log10 max(control, 1e-30), knee,
+    100) - knee) (1 - 1 / ratio), with 20 log10 max(control, 1e-30) = 10 log10
+    max(control^2, 1e-60), is taken to a gain with exp (as ln/exp: natural units),
+    low-passed by lfilter([b0, b1], [1, a1]) and applied to env and bm. Runs a block at a
+    time so the log, exp and scaling vectorise over data in cache; the low-pass recursion
+    keeps one multiply-add per step on its dependency chain.
     """
-    npts = ln_control.shape[1]
+    npts = control_sq.shape[1]
     to_neper = np.log(10) / 20
-    for r in range(2):
-        slope = 1 - (1 / ratio[r])
-        for n in range(npts):
-            logenv = level1 + DB_PER_NEPER * ln_control[r, n]
-            logenv = min(logenv, 100.0)
-            logenv = max(logenv, knee[r])
-            out[r, n] = (-attn_ohc[r] - (logenv - knee[r]) * slope) * to_neper
+    gain = np.empty((2, _VBLOCK))
+    ln_control = np.empty(_VBLOCK)
+    scratch = np.empty(_VBLOCK)
+    b1_eff = b1 - a1 * b0  # z' = b1 x - a1 (z + b0 x)
+    z_0 = 0.0
+    z_1 = 0.0
+    for start in range(0, npts, _VBLOCK):
+        stop = min(start + _VBLOCK, npts)
+        m = stop - start
+        for r in range(2):
+            g = gain[r, :m]
+            c = control_sq[r, start:stop]
+            for i in range(m):
+                g[i] = max(c[i], 1e-60)
+            ln_c = ln_control[:m]
+            log_into(g, ln_c, scratch[:m])
+            slope = 1 - (1 / ratio[r])
+            for i in range(m):
+                logenv = min(level1 + (0.5 * DB_PER_NEPER) * ln_c[i], 100.0)
+                logenv = max(logenv, knee[r])
+                ln_c[i] = (-attn_ohc[r] - (logenv - knee[r]) * slope) * to_neper
+            exp_into(ln_c, g, scratch[:m])
+        g_0 = gain[0, :m]
+        g_1 = gain[1, :m]
+        for i in range(m):
+            x = g_0[i]
+            g_0[i] = z_0 + b0 * x
+            z_0 = b1_eff * x - a1 * z_0
+            x = g_1[i]
+            g_1[i] = z_1 + b0 * x
+            z_1 = b1_eff * x - a1 * z_1
+        for r in range(2):
+            e = env[r, start:stop]
+            v = bm[r, start:stop]
+            g = gain[r, :m]
+            for i in range(m):
+                e[i] *= g[i]
+                v[i] *= g[i]
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -245,30 +279,45 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
     r_1_inv = 1 / r_1
     p_1 = r_1 * r_2 * (c_1 / freq_sample_inverse)
     p_2 = r_2 * r_3 * (c_2 / freq_sample_inverse)
-    # upstream's 2 x 2 solve folded into one linear update (a shorter dependency chain):
-    # (v_1, v_2) <- k_x0 v_0 + k_x1 v_1 + k_x2 v_2
+    # upstream's 2 x 2 solve folded into one linear update: (v_1, v_2) <- A (v_1, v_2) +
+    # b v_0, A = [[k_11, k_12], [k_21, k_22]], b = (k_10, k_20); then in A's eigenbasis
+    # (real, well-conditioned eigenvectors scaled to v_1 = q_1 + q_2), two decoupled
+    # first-order recursions q_j <- lam_j q_j + beta_j v_0: one multiply-add per step on
+    # each dependency chain instead of two.
     k_10, k_11, k_12 = denom * a22 * r_2, denom * a22 * p_1, -denom * a12 * p_2
     k_20, k_21, k_22 = -denom * a21 * r_2, -denom * a21 * p_1, denom * a11 * p_2
+    # (forms without cancellation: the slow eigenvalue's 1 - lam sets the gain)
+    half_gap = 0.5 * (k_22 - k_11)
+    root = np.sqrt(half_gap * half_gap + k_12 * k_21)
+    lam_1 = 0.5 * (k_11 + k_22) + root
+    lam_2 = (k_11 * k_22 - k_12 * k_21) / lam_1
+    m_1 = (half_gap + root) / k_12  # eigenvectors (1, m_j)
+    m_2 = -k_21 / (half_gap + root)
+    beta_1 = (m_2 * k_10 - k_20) / (m_2 - m_1)
+    beta_2 = (k_20 - m_1 * k_10) / (m_2 - m_1)
     small = 1e-30
     ln_small = np.log(small)
     nsamp = env.shape[1]
     count = nsamp - shift
     out_db[:, :shift] = 0.0
     out_bm[:shift] = 0.0
-    u_1 = u_2 = w_1 = w_2 = 0.0
     ln_0, ln_1 = ln_env[0], ln_env[1]
     db_0, db_1 = out_db[0, shift:], out_db[1, shift:]  # row views: cheaper indexing
+    lo = min(max(-env_delay, 0), count)  # the aligned processed envelope: ln_1[n + delay]
+    hi = max(min(count, nsamp - env_delay), lo)  # inside lo <= n < hi, else ln(1e-30)
+    _sl_levels(ln_0[:count], offset[0], db_0)
+    db_1[:lo] = db_1[hi:] = max(offset[1] + DB_PER_NEPER * ln_small, 0.0)
+    _sl_levels(ln_1[lo + env_delay:hi + env_delay], offset[1], db_1[lo:hi])
+    q_01 = q_02 = q_11 = q_12 = 0.0  # (row, eigenvalue); db rows hold the levels v_0
     for n in range(count):
-        v_0 = max(offset[0] + DB_PER_NEPER * ln_0[n], 0.0)
-        m = n + env_delay
-        ln_e = ln_1[m] if 0 <= m < nsamp else ln_small
-        y_0 = max(offset[1] + DB_PER_NEPER * ln_e, 0.0)
-        u_1, u_2 = (k_10 * v_0 + k_11 * u_1 + k_12 * u_2,
-                    k_20 * v_0 + k_21 * u_1 + k_22 * u_2)
-        w_1, w_2 = (k_10 * y_0 + k_11 * w_1 + k_12 * w_2,
-                    k_20 * y_0 + k_21 * w_1 + k_22 * w_2)
-        db_0[n] = max((v_0 - u_1) * r_1_inv, 0.0)
-        db_1[n] = max((y_0 - w_1) * r_1_inv, 0.0)
+        v_0 = db_0[n]
+        y_0 = db_1[n]
+        q_01 = lam_1 * q_01 + beta_1 * v_0
+        q_02 = lam_2 * q_02 + beta_2 * v_0
+        q_11 = lam_1 * q_11 + beta_1 * y_0
+        q_12 = lam_2 * q_12 + beta_2 * y_0
+        db_0[n] = max((v_0 - (q_01 + q_02)) * r_1_inv, 0.0)
+        db_1[n] = max((y_0 - (q_11 + q_12)) * r_1_inv, 0.0)
     # BM gains, in separate loops over contiguous views so the divisions vectorise
     reference = out_bm[shift:]
     _bm_gain(out_db[0, shift:], env[0, :count], reference)
@@ -282,6 +331,14 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
              gain[lo:hi])
     for n in list(range(lo)) + list(range(hi, count)):  # the aligned envelope is 0 there
         gain[n] = (out_db[1, n + shift] + small) / small
+
+
+@njit(cache=True)
+def _sl_levels(ln_env, offset, out):
+    """out = max(offset + 20 log10(env), 0) from ln_env (eb.envelope_sl less the IHC
+    attenuation, floored as the IHC adaptation does), vectorised ahead of the recursion."""
+    for n in range(out.shape[0]):
+        out[n] = max(offset + DB_PER_NEPER * ln_env[n], 0.0)
 
 
 @njit(cache=True)
@@ -416,6 +473,38 @@ def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag, th
         cov[k, nseg - 1] = c
         ms[k, nseg - 1] = mx
     return np.minimum(np.maximum(cov, 0.0), 1.0), ms * 2.0
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _segment_ms(x, start, win, wstart, n, inv_sum2):
+    """_segment_cov's mean square of the windowed, zero-mean reference segment alone."""
+    xs = x[start:start + n]
+    ws = win[wstart:wstart + n]
+    total = 0.0
+    for i in range(n):
+        total += xs[i] * ws[i]
+    mean = total / n
+    sx = 0.0
+    for i in range(n):
+        d = xs[i] * ws[i] - mean
+        sx += d * d
+    return sx * inv_sum2
+
+
+@njit(cache=True)
+def segment_levels(x, window, win_sum2, half_sum2):
+    """bm_covary's second output (2 x reference mean square per segment) for row `x`
+    alone: what tells whether a band has any tile above the silence threshold."""
+    nwin = window.shape[0]
+    nhalf = nwin // 2
+    npts = x.shape[0]
+    nseg = int(1 + np.floor(npts / nwin) + np.floor((npts - nwin / 2) / nwin))
+    ms = np.empty(nseg)
+    ms[0] = _segment_ms(x, 0, window, nhalf, nhalf, half_sum2)
+    for n in range(1, nseg - 1):
+        ms[n] = _segment_ms(x, n * nhalf, window, 0, nwin, win_sum2)
+    ms[nseg - 1] = _segment_ms(x, (nseg - 1) * nhalf, window, 0, nhalf, half_sum2)
+    return ms * 2.0
 
 
 @njit(cache=True)
