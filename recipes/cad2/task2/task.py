@@ -103,13 +103,15 @@ class Cad2Task2(SceneListenerTask):
             items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": song.name, "listener": lid}))
         return items
 
-    def _item_context(self, item: WorkItem):
-        split = self.cfg.split
-        scene = self._load("scenes", split)[item.fields["scene"]]
-        song = self._load("songs", split)[item.fields["song"]]
-        listener = self._load("listeners", split)[item.fields["listener"]]
+    def _scene_context(self, split: str, scene_id: str, listener_id: str):
+        scene = self._load("scenes", split)[scene_id]
+        song = self._load("songs", split)[scene["music"]]
+        listener = self._load("listeners", split)[listener_id]
         gains = {k: float(v) for k, v in self._load("gains", split)[scene["gain"]].items() if k in song.sources}
         return song, listener, gains
+
+    def _item_context(self, item: WorkItem):
+        return self._scene_context(self.cfg.split, item.fields["scene"], item.fields["listener"])
 
     def output_name(self, item: WorkItem) -> str:
         """The official name, inside the enhanced folder (and the submission)."""
@@ -131,17 +133,8 @@ class Cad2Task2(SceneListenerTask):
         mixture = ds.load_track(song.mixture, allow_silence=False)
         stems = system.separate(mixture, song.instruments)
         _check_stems(stems, song.instruments, mixture.shape, system.name)
-
-        # two voices of one instrument share one stem and the mean of their gains
-        by_instrument: dict[str, list[float]] = {}
-        for key, track in song.sources.items():
-            by_instrument.setdefault(track.instrument, []).append(gains[key])
-        stem_gains = {inst: float(np.mean(g)) for inst, g in by_instrument.items()}
-        stem_gains["mixture"] = 0.0
-
+        signal = self._rebalanced(stems, song, listener, gains)
         rate = int(self.cfg.input_sample_rate)
-        signal = adjust_level(remix(apply_gains(stems, rate, stem_gains)), gains.values())
-        signal = self.hearing_aid()(signal, listener)
         path = self.output_path(item, out_dir)
         clipped = save_task_output(path, signal, rate, int(self.cfg.remix_sample_rate), bool(self.cfg.soft_clip))
         record = {**item.fields, "output": str(path), "clipped_samples": clipped, "family": _family(song)}
@@ -160,10 +153,24 @@ class Cad2Task2(SceneListenerTask):
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result)))
         return result["median"]
 
+    def _rebalanced(self, stems: dict, song: Song, listener, gains: dict) -> np.ndarray:
+        """The listener's signal from separated stems: gains, remix, level, hearing aid (44.1 kHz)."""
+        # two voices of one instrument share one stem and the mean of their gains
+        by_instrument: dict[str, list[float]] = {}
+        for key, track in song.sources.items():
+            by_instrument.setdefault(track.instrument, []).append(gains[key])
+        stem_gains = {inst: float(np.mean(g)) for inst, g in by_instrument.items()}
+        stem_gains["mixture"] = 0.0
+        rate = int(self.cfg.input_sample_rate)
+        signal = adjust_level(remix(apply_gains(stems, rate, stem_gains)), gains.values())
+        return self.hearing_aid()(signal, listener)
+
     def reference(self, item: WorkItem) -> tuple[np.ndarray, np.ndarray]:
         """(reference mixture before the hearing aid, reference after it), both (n, 2) at 44.1 kHz."""
         song, listener, gains = self._item_context(item)
-        ds = self.dataset(self.cfg.split)
+        return self._reference(self.dataset(self.cfg.split), song, listener, gains, item.fields["scene"])
+
+    def _reference(self, ds: MusicDataset, song: Song, listener, gains: dict, scene_id: str):
         sources = {}
         for key, track in song.sources.items():
             # the scored segment is the mixture's, as the challenge rules define it
@@ -171,19 +178,44 @@ class Cad2Task2(SceneListenerTask):
         rate = int(self.cfg.input_sample_rate)
         mixture = adjust_level(remix(apply_gains(sources, rate, gains)), gains.values())
         if not np.any(mixture):
-            raise InputError(f"scene {item.fields['scene']}", "reference is silent")
+            raise InputError(f"scene {scene_id}", "reference is silent")
         return mixture, self.hearing_aid()(mixture, listener)
+
+    def _haaqi(self, processed: np.ndarray, processed_rate: int, ref_mixture: np.ndarray, reference: np.ndarray,
+               listener, scene_id: str) -> dict[str, float]:
+        rng = legacy_rng(scene_id) if self.cfg.evaluate.set_random_seed else None
+        # level1 from the reference before the hearing aid, as the official evaluate
+        ears = haaqi_ears(processed, processed_rate, reference, int(self.cfg.input_sample_rate),
+                          ref_mixture, listener, self.cfg, rng)
+        return {"left_haaqi": ears["left"], "right_haaqi": ears["right"], "avg_haaqi": float(np.mean(list(ears.values())))}
 
     def evaluate(self, item: WorkItem, out_dir: Path, enhanced: dict) -> dict:
         _, listener, _ = self._item_context(item)
         processed = read_audio(self.output_path(item, out_dir), int(self.cfg.remix_sample_rate), channels=2)
         ref_mixture, reference = self.reference(item)
-        rng = legacy_rng(item.fields["scene"]) if self.cfg.evaluate.set_random_seed else None
-        # level1 from the reference before the hearing aid, as the official evaluate
-        ears = haaqi_ears(processed, int(self.cfg.remix_sample_rate), reference, int(self.cfg.input_sample_rate),
-                          ref_mixture, listener, self.cfg, rng)
-        scores = {"left_haaqi": ears["left"], "right_haaqi": ears["right"], "avg_haaqi": float(np.mean(list(ears.values())))}
+        scores = self._haaqi(processed, int(self.cfg.remix_sample_rate), ref_mixture, reference, listener, item.fields["scene"])
         return {**item.fields, **scores, "family": enhanced.get("family"), "sdr": enhanced.get("sdr")}
+
+    def score_separation(self, split: str, song_name: str, stems: dict, max_pairs: int | None = None) -> list[float]:
+        """Average HAAQI of `stems` (a separation of the song's scored segment) for the split's
+        (scene, listener) pairs of that song, at most `max_pairs` of them, each scored as
+        enhance + evaluate would (without the 16-bit 32 kHz file in between). Lets a system
+        choose between candidate separations of songs it did not train on by the task's own
+        score; [] when the split has no scene for the song."""
+        scenes = self._load("scenes", split)
+        ds = self.dataset(split)
+        scores = []
+        for scene_id, listener_id in self.scene_listener_pairs(split, scenes, self._scenes_file(split)):
+            if scenes[scene_id]["music"] != song_name:
+                continue
+            if max_pairs is not None and len(scores) >= max_pairs:
+                break
+            song, listener, gains = self._scene_context(split, scene_id, listener_id)
+            processed = self._rebalanced(stems, song, listener, gains)
+            ref_mixture, reference = self._reference(ds, song, listener, gains, scene_id)
+            rate = int(self.cfg.input_sample_rate)
+            scores.append(self._haaqi(processed, rate, ref_mixture, reference, listener, scene_id)["avg_haaqi"])
+        return scores
 
     def summary_columns(self) -> list[str]:
         return ["left_haaqi", "right_haaqi", "sdr"]
