@@ -57,7 +57,6 @@ FS = 24000.0
 EAR_Q = 9.26449
 MIN_BW = 24.7
 AUDIOGRAM_FREQUENCIES = (250, 500, 1000, 2000, 4000, 6000)
-SMALL = 1e-30
 
 
 @functools.lru_cache(maxsize=None)
@@ -395,7 +394,7 @@ def _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
     noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
     # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
-    # (control is dead once compressed: its rows then take ln_env; gain's take the dB SL)
+    # (gain's rows take the dB SL)
     control_buf, env, bm, gain = (np.empty((2, npts)) for _ in range(4))
     bm_gain = np.empty(npts)
     reference_bm = np.empty(npts)
@@ -422,10 +421,9 @@ def _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages
 
         # Processed envelope alignment, dB SL, IHC adaptation, group-delay correction
         env_delay = stages.align_delay(env[0], env[1], lags)
-        ln_env = np.log(np.add(env, SMALL, out=control), out=control)
         db = gain
-        k.sl_ihc(env, bm, ln_env, level1 - attn_ihc[:, n], 2, FS, noise.reference(n), noise_gain,
-                 shift, env_delay, db, reference_bm, bm_gain)
+        k.sl_ihc(env, bm, level1 - attn_ihc[:, n], 2, FS, noise.reference(n), noise_gain, shift,
+                 env_delay, db, reference_bm, bm_gain)
         smooth.append(stages.env_smooth(db))
 
         # Segment covariances, only where ave_covary2 will use them: a band whose
