@@ -247,15 +247,14 @@ def compress(control_sq, level1, knee, attn_ohc, ratio, b0, b1, a1, env, bm):
 
 
 @njit(cache=True, fastmath={"contract"})
-def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift,
-           env_delay, out_db, out_bm, gain):
+def sl_ihc(env, bm, offset, delta, freq_sample, noise, noise_gain, shift, env_delay,
+           out_db, out_bm, gain):
     """eb.envelope_sl and eb.inner_hair_cell_adaptation for both rows (reference,
     processed), with the processed envelope aligned, the group-delay shift, and the
     reference BM finished (its threshold noise noise_gain * noise added before the shift).
 
-    The processed row reads env/ln_env at n + env_delay (zero, and ln(1e-30), outside the
-    signal), as envelope_align's shifted copy. `ln_env` is ln(env + 1e-30) and `offset`
-    level1 - IHC attenuation per row. Outputs are delayed by `shift` samples, zero filled.
+    The processed row reads env at n + env_delay (zero outside the signal), as
+    envelope_align's shifted copy. `offset` is level1 - IHC attenuation per row. Outputs are delayed by `shift` samples, zero filled.
     Writes envelope dB SL (2, N) to `out_db`, reference BM (N) to `out_bm` and the
     processed BM gain (N) to `gain` (``processed_bm`` applies it once the BM alignment is
     known). The BM gain is upstream's IHC gain times its SL gain, (out + small) / (v_0 +
@@ -301,13 +300,12 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
     count = nsamp - shift
     out_db[:, :shift] = 0.0
     out_bm[:shift] = 0.0
-    ln_0, ln_1 = ln_env[0], ln_env[1]
     db_0, db_1 = out_db[0, shift:], out_db[1, shift:]  # row views: cheaper indexing
     lo = min(max(-env_delay, 0), count)  # the aligned processed envelope: ln_1[n + delay]
     hi = max(min(count, nsamp - env_delay), lo)  # inside lo <= n < hi, else ln(1e-30)
-    _sl_levels(ln_0[:count], offset[0], db_0)
+    _sl_levels(env[0, :count], offset[0], db_0)
     db_1[:lo] = db_1[hi:] = max(offset[1] + DB_PER_NEPER * ln_small, 0.0)
-    _sl_levels(ln_1[lo + env_delay:hi + env_delay], offset[1], db_1[lo:hi])
+    _sl_levels(env[1, lo + env_delay:hi + env_delay], offset[1], db_1[lo:hi])
     q_01 = q_02 = q_11 = q_12 = 0.0  # (row, eigenvalue); db rows hold the levels v_0
     for n in range(count):
         v_0 = db_0[n]
@@ -333,12 +331,23 @@ def sl_ihc(env, bm, ln_env, offset, delta, freq_sample, noise, noise_gain, shift
         gain[n] = (out_db[1, n + shift] + small) / small
 
 
-@njit(cache=True)
-def _sl_levels(ln_env, offset, out):
-    """out = max(offset + 20 log10(env), 0) from ln_env (eb.envelope_sl less the IHC
-    attenuation, floored as the IHC adaptation does), vectorised ahead of the recursion."""
-    for n in range(out.shape[0]):
-        out[n] = max(offset + DB_PER_NEPER * ln_env[n], 0.0)
+@njit(cache=True, fastmath={"contract"})
+def _sl_levels(env, offset, out):
+    """out = max(offset + 20 log10(env + 1e-30), 0) (eb.envelope_sl less the IHC
+    attenuation, floored as the IHC adaptation does), ahead of the recursion, a block at
+    a time so the log needs no pass of its own."""
+    shifted = np.empty(_VBLOCK)
+    scratch = np.empty(_VBLOCK)
+    for start in range(0, out.shape[0], _VBLOCK):
+        stop = min(start + _VBLOCK, out.shape[0])
+        m = stop - start
+        e = env[start:stop]
+        for i in range(m):
+            shifted[i] = e[i] + 1e-30
+        level = out[start:stop]
+        log_into(shifted[:m], level, scratch[:m])
+        for i in range(m):
+            level[i] = max(offset + DB_PER_NEPER * level[i], 0.0)
 
 
 @njit(cache=True)
