@@ -27,7 +27,10 @@ def mean_ci(values) -> tuple[float, float, int]:
 
 
 def build(exp_task_dir: Path, primary: str, extra: list[str] = (), breakdown: str | None = None,
-          lower_is_better: bool = False) -> pd.DataFrame:
+          lower_is_better: bool = False, reducers: dict | None = None) -> pd.DataFrame:
+    """One row per system with a scores.csv: the primary metric's mean and 95% CI, each
+    `extra` column's mean over items (or `reducers[column](table)`), and the breakdown."""
+    reducers = reducers or {}
     rows = []
     for scores in sorted(Path(exp_task_dir).glob("*/scores.csv")):
         table = pd.read_csv(scores)
@@ -37,7 +40,7 @@ def build(exp_task_dir: Path, primary: str, extra: list[str] = (), breakdown: st
         row = {"system": scores.parent.name, primary: mean, "ci95": half, "n": n}
         for col in extra:
             if col in table:
-                row[col] = mean_ci(table[col])[0]
+                row[col] = reducers[col](table) if col in reducers else mean_ci(table[col])[0]
         if breakdown and breakdown in table:
             for group, sub in table.groupby(breakdown):
                 m, h, k = mean_ci(sub[primary])
@@ -113,8 +116,9 @@ def plot_items(exp_task_dir: Path, systems: list[str], primary: str, path: Path,
     plt.close(fig)
 
 
-def write(exp_task_dir: Path, primary: str, extra=(), breakdown=None, lower_is_better=False, title="") -> str:
-    board = build(exp_task_dir, primary, list(extra), breakdown, lower_is_better)
+def write(exp_task_dir: Path, primary: str, extra=(), breakdown=None, lower_is_better=False, title="",
+          reducers: dict | None = None) -> str:
+    board = build(exp_task_dir, primary, list(extra), breakdown, lower_is_better, reducers)
     text = to_markdown(board, primary, title)
     exp_task_dir = Path(exp_task_dir)
     exp_task_dir.mkdir(parents=True, exist_ok=True)

@@ -89,7 +89,12 @@ class Task:
         from harness import leaderboard
 
         return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
-                                 self.lower_is_better, self.cfg.get("title", self.task_id))
+                                 self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers())
+
+    def summary_reducers(self) -> dict:
+        """column -> function(scores table) -> the leaderboard's value, for summary columns
+        that are not a mean over items."""
+        return {}
 
 
 class SceneListenerTask(Task):

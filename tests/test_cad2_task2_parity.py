@@ -125,3 +125,29 @@ def test_reference_is_cropped_to_the_scene_segment(tiny_demo, tmp_path):
     song = task.dataset("valid").songs[item.fields["song"]]
     assert song.mixture.start > 0
     assert mixture.shape[0] == int(round(song.mixture.duration * 44100))
+
+
+def test_score_separation_is_enhance_then_evaluate(tiny_demo, tmp_path):
+    """The in-memory score a system uses to choose between separations (the learned ensemble)
+    is the item's score without the 16-bit, 32 kHz file in between."""
+    recipe = select("cad2", "task2")[0]
+    task = make_task(recipe, load_config(recipe, [f"path.exp_root={tmp_path}"], str(tiny_demo)))
+    item = task.work_items()[0]
+    ds = task.dataset("valid")
+    song = ds.songs[item.fields["song"]]
+    stems = ds.load_instrument_stems(song)  # the oracle's separation
+    for instrument in stems:  # a slightly wrong one, so the score is not at its ceiling
+        stems[instrument] = stems[instrument] + 0.02 * ds.load_track(song.mixture)
+
+    class Fixed:
+        name = "fixed"
+
+        def separate(self, mixture, sources):
+            return stems
+
+    out_dir = tmp_path / "enhanced"
+    enhanced = task.enhance(item, Fixed(), out_dir)
+    scored = task.evaluate(item, out_dir, enhanced)["avg_haaqi"]
+    (in_memory,) = task.score_separation("valid", song.name, stems, max_pairs=1)
+    assert in_memory == pytest.approx(scored, abs=5e-4)  # measured 5e-5
+    assert task.score_separation("valid", "no such song", stems) == []

@@ -185,6 +185,60 @@ def test_few_songs_shrink_towards_the_pooled_fit(tmp_path):
     np.testing.assert_allclose(ensemble.weights.column("Oboe"), columns[0], atol=1e-4)  # via the "*" column
 
 
+class ScoringTask:
+    """A task whose score of a separation is minus the error of its violin stem against
+    `prefer(mixture)` (None: every separation scores 0); `calls` counts the scored separations."""
+
+    def __init__(self, prefer):
+        self.prefer, self.calls, self.data = prefer, 0, MemberDefinedDataset()
+
+    def score_separation(self, split, song_name, stems, max_pairs=None):
+        self.calls += 1
+        mixture = self.data.mixture(self.data.songs[song_name])
+        error = 0.0 if self.prefer is None else float(np.mean((stems["Violin"] - self.prefer(mixture)) ** 2))
+        return [-error] * min(2, max_pairs or 2)
+
+
+def _selected(tmp_path, prefer, **learn):
+    task = ScoringTask(prefer)
+    ctx = fake_ctx(tmp_path, task=task)
+    ensemble = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned",
+                         "learn": {"split": "train", "pool_songs": 0, **learn}})
+    ensemble.prepare(ctx)
+    stored = json.loads((ctx.checkpoint_dir / "ensemble" / "learned_weights.json").read_text())
+    return ensemble, stored["selection"], task
+
+
+def test_selection_keeps_the_fit_when_the_task_score_agrees(tmp_path):
+    truth = lambda x: sum(w * f(x) for w, f in zip(TRUE_WEIGHTS["Violin"], (filter_a, filter_b, filter_c)))  # noqa: E731
+    ensemble, selection, task = _selected(tmp_path, truth)
+    assert selection["chosen"] == "fitted" and selection["pairs"] == 6  # 3 songs x 2 pairs
+    assert set(selection["mean_haaqi"]) == {"fitted", "uniform", "fake_a alone", "fake_b alone", "fake_c alone"}
+    assert task.calls == 3 * 5  # every candidate on every song
+    np.testing.assert_allclose(ensemble.weights.column("Cello"), TRUE_WEIGHTS["Cello"], atol=1e-3)
+
+
+def test_selection_takes_a_member_alone_when_it_scores_better(tmp_path):
+    ensemble, selection, _ = _selected(tmp_path, filter_c)
+    assert selection["chosen"] == "fake_c alone"
+    assert max(selection["mean_haaqi"], key=selection["mean_haaqi"].get) == "fake_c alone"
+    for instrument in ("Violin", "Cello", "Oboe"):
+        np.testing.assert_allclose(ensemble.weights.column(instrument), [0, 0, 1])
+
+
+def test_selection_ties_keep_the_fit_and_none_skips_it(tmp_path):
+    _, selection, _ = _selected(tmp_path / "tie", None)
+    assert selection["chosen"] == "fitted" and len(set(selection["mean_haaqi"].values())) == 1
+    _, skipped, task = _selected(tmp_path / "none", filter_c, select="none")
+    assert skipped == {"chosen": "fitted", "reason": "learn.select is none"} and task.calls == 0
+    # without a task that can score separations the fit is kept, with the reason
+    ensemble = Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned", "learn": {"split": "train"}})
+    ctx = fake_ctx(tmp_path / "no_task")
+    ensemble.prepare(ctx)
+    stored = json.loads((ctx.checkpoint_dir / "ensemble" / "learned_weights.json").read_text())
+    assert stored["selection"]["chosen"] == "fitted" and "score_separation" in stored["selection"]["reason"]
+
+
 def test_members_are_cached_and_zero_weights_skipped(tmp_path):
     CALLS.clear()
     ctx = fake_ctx(tmp_path, separation_cache_dir=str(tmp_path / "cache"))
@@ -266,7 +320,7 @@ def test_demo_members_learn_to_beat_the_mixture(tmp_path):
     for cls, steps in ((ConvTasNetSeparator, 60), (WaveUNetSeparator, 60), (ARUNetSeparator, 40)):
         # the raw estimate: with one requested stem, mixture consistency would return the mixture
         separator = cls({"instruments": ["Violin"], "add_residual": 0.0, "mixture_consistency": False,
-                         "train": {"steps": steps}})
+                         "wiener": False, "train": {"steps": steps}})
         separator.prepare(ctx)
         gains = []
         for song in songs:

@@ -220,6 +220,15 @@ class Cad2Task2(SceneListenerTask):
     def summary_columns(self) -> list[str]:
         return ["left_haaqi", "right_haaqi", "sdr"]
 
+    def summary_reducers(self) -> dict:
+        return {"sdr": median_over_songs}
+
+
+def median_over_songs(scores) -> float:
+    """SDR as SiSEC reports it: each song's value (median over its 1 s frames, then over its
+    stems) once, then the median over songs; items repeat a song once per scene and listener."""
+    return float(scores.drop_duplicates("song")["sdr"].median())
+
 
 def _segment_seconds(song: Song, ds: MusicDataset) -> float:
     if song.mixture.duration is not None:
