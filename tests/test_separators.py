@@ -199,6 +199,7 @@ def test_separator_trains_prepares_and_separates(cls, dataset, tmp_path):
     stems = separator.separate(mixture, ["Violin", "Cello", "Violin"])
     assert sorted(stems) == ["Cello", "Violin"]
     assert all(s.shape == mixture.shape and s.dtype == np.float32 for s in stems.values())
+    np.testing.assert_allclose(stems["Violin"] + stems["Cello"], mixture, atol=1e-5)  # soft masks of the mixture
     with pytest.raises(KeyError, match="Flute"):
         separator.separate(mixture, ["Flute"])
 
@@ -213,7 +214,7 @@ def test_convtasnet_pretrained_dir(dataset, tmp_path):
     model = init_model(lambda: ConvTasNet(ConvTasNetConfig(N=16, L=20, B=8, H=16, X=2, R=1)), seed=3)
     save_pretrained(model, tmp_path / "hub" / "ConvTasNet_Violin_NonCausal")
     separator = ConvTasNetSeparator({"pretrained_dir": str(tmp_path / "hub"), "instruments": ["Violin"], "train_if_missing": False,
-                                     "add_residual": 0.0, "mixture_consistency": False, "segment": 100.0})
+                                     "add_residual": 0.0, "mixture_consistency": False, "wiener": False, "segment": 100.0})
     separator.prepare(make_ctx(tmp_path, dataset))
     mixture = np.random.default_rng(1).standard_normal((20 + 10 * 400, 2)).astype(np.float32)
     scale = np.sqrt(np.mean(mixture**2)) + 1e-5
