@@ -151,3 +151,11 @@ def test_score_separation_is_enhance_then_evaluate(tiny_demo, tmp_path):
     (in_memory,) = task.score_separation("valid", song.name, stems, max_pairs=1)
     assert in_memory == pytest.approx(scored, abs=5e-4)  # measured 5e-5
     assert task.score_separation("valid", "no such song", stems) == []
+
+
+def test_score_separation_without_scenes_for_the_split(demo_copy, tmp_path):
+    (demo_copy / "metadata" / "scenes.train.json").unlink()
+    recipe = select("cad2", "task2")[0]
+    task = make_task(recipe, load_config(recipe, [f"path.exp_root={tmp_path}"], str(demo_copy)))
+    song = next(iter(task.dataset("train").songs))
+    assert task.score_separation("train", song, {}) == []

@@ -201,7 +201,9 @@ class Cad2Task2(SceneListenerTask):
         (scene, listener) pairs of that song, at most `max_pairs` of them, each scored as
         enhance + evaluate would (without the 16-bit 32 kHz file in between). Lets a system
         choose between candidate separations of songs it did not train on by the task's own
-        score; [] when the split has no scene for the song."""
+        score; [] when the split has no scene for the song (or no scene files at all)."""
+        if not (self._scenes_file(split).is_file() and self.meta(f"scene_listeners.{split}.json").is_file()):
+            return []
         scenes = self._load("scenes", split)
         ds = self.dataset(split)
         scores = []
