@@ -417,11 +417,17 @@ def processed_bm(bm, gain, bm_delay, noise, noise_gain, shift, out):
     """Finish the processed BM from sl_ihc's gain into `out`: aligned by `bm_delay` (zero
     outside), scaled, threshold noise added, delayed by `shift` samples."""
     nsamp = bm.shape[0]
+    count = nsamp - shift
     out[:shift] = 0.0
-    for n in range(nsamp - shift):
-        m = n + bm_delay
-        b = bm[m] if 0 <= m < nsamp else 0.0
-        out[n + shift] = gain[n] * b + noise_gain * noise[n]
+    done = out[shift:]
+    for n in range(count):  # the aligned BM is zero outside lo <= n < hi
+        done[n] = noise_gain * noise[n]
+    lo = min(max(-bm_delay, 0), count)
+    hi = max(min(count, nsamp - bm_delay), lo)
+    # contiguous views, so the loop vectorises (no bounds test a sample)
+    done, g, b = done[lo:hi], gain[lo:hi], bm[lo + bm_delay:hi + bm_delay]
+    for n in range(hi - lo):
+        done[n] += g[n] * b[n]
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
