@@ -49,7 +49,7 @@ import numpy as np
 from clarity.enhancer.nalr import NALR
 from clarity.evaluator.haspi import eb
 from clarity.utils.audiogram import Audiogram
-from scipy.signal import butter, correlate, firwin, lfilter
+from scipy.signal import butter, correlate, firwin
 
 from evaluators import _ear_kernels as k
 from evaluators import _legacy_normal as legacy_normal
@@ -213,8 +213,7 @@ def preprocess(reference, reference_freq, processed, processed_freq, levels, ity
     if itype == 1:
         reference_24 = np.convolve(reference_24, _nalr_fir(levels))[140: 140 + nsamp]
     me_lp, me_hp, _, _, _ = _filters()
-    mid = np.stack([reference_24, processed_24])
-    return lfilter(*me_hp, lfilter(*me_lp, mid, axis=1), axis=1)
+    return k.middle_ear(np.stack([reference_24, processed_24]), *me_lp, *me_hp)
 
 
 @functools.lru_cache(maxsize=256)
