@@ -600,11 +600,31 @@ def segment_levels(x, window, win_sum2, half_sum2):
 
 
 @njit(cache=True)
-def cross_spectrum_sum(ref_spec, out_spec):
-    """sum over blocks (axis 0) of conj(ref_spec) * out_spec."""
+def align_blocks(reference, output, first, block, lags, reference_rows, output_rows):
+    """Rows for the aligner's block FFTs, from block `first` on: reference[b * block:
+    (b + 1) * block] zero-padded, and output[b * block - lags:][:size] (zero outside the
+    signal)."""
+    npts = reference.shape[0]
+    size = reference_rows.shape[1]
+    for i in range(reference_rows.shape[0]):
+        start = (first + i) * block
+        n = min(block, npts - start)
+        row = reference_rows[i]
+        row[:n] = reference[start:start + n]
+        row[n:] = 0.0
+        row = output_rows[i]
+        lo = start - lags
+        a = max(lo, 0)
+        e = min(lo + size, npts)
+        row[:a - lo] = 0.0
+        row[a - lo:e - lo] = output[a:e]
+        row[e - lo:] = 0.0
+
+
+@njit(cache=True)
+def add_cross_spectra(total, ref_spec, out_spec):
+    """total += sum over blocks (axis 0) of conj(ref_spec) * out_spec."""
     nblock, nfreq = ref_spec.shape
-    total = np.zeros(nfreq, dtype=np.complex128)
     for b in range(nblock):
         for f in range(nfreq):
             total[f] += ref_spec[b, f].conjugate() * out_spec[b, f]
-    return total
