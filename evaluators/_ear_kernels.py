@@ -394,11 +394,8 @@ def sl_ihc(env, bm, offset, delta, freq_sample, noise, noise_gain, shift, env_de
         db_1[n] = max((y_0 - (q_11 + q_12)) * r_1_inv, 0.0)
     # BM gains, in separate loops over contiguous views so the divisions vectorise
     reference = out_bm[shift:]
-    _bm_gain(out_db[0, shift:], env[0, :count], reference)
-    bm_0 = bm[0, :count]
-    noise_0 = noise[:count]
-    for n in range(count):
-        reference[n] = reference[n] * bm_0[n] + noise_gain * noise_0[n]
+    _reference_bm(out_db[0, shift:], env[0, :count], bm[0, :count], noise[:count],
+                  noise_gain, reference)
     lo = min(max(-env_delay, 0), count)
     hi = max(min(count, nsamp - env_delay), lo)
     _bm_gain(out_db[1, shift + lo:shift + hi], env[1, lo + env_delay:hi + env_delay],
@@ -424,6 +421,13 @@ def _sl_levels(env, offset, out):
         log_into(shifted[:m], level, scratch[:m])
         for i in range(m):
             level[i] = max(offset + DB_PER_NEPER * level[i], 0.0)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _reference_bm(db, env, bm, noise, noise_gain, out):
+    """The reference BM, _bm_gain times bm plus its threshold noise, in one pass."""
+    for n in range(db.shape[0]):
+        out[n] = (db[n] + 1e-30) / (env[n] + 1e-30) * bm[n] + noise_gain * noise[n]
 
 
 @njit(cache=True, error_model="numpy")
