@@ -6,20 +6,22 @@ what differs is how the work is organised:
 
 * signal-independent coefficients (centre frequencies, loss parameters, NAL-R FIR, filter
   designs, windows, modulation filters) are computed once and cached;
-* the per-sample recursions (gammatone carriers and IIRs, OHC gain low-pass, IHC
-  adaptation) and the segment loops of ``env_smooth`` and ``bm_covary`` run in numba
-  (``_ear_kernels``), the reference and processed signals of a band side by side, the
-  gammatone on 16 stretches of the signal at once (AVX-512 lanes) and the segment sums
-  vectorised. The IHC adaptation's 2 x 2 update runs in its eigenbasis (two decoupled
-  first-order recursions, shorter dependency chains);
+* the per-sample recursions (middle-ear filters, gammatone carriers and IIRs, OHC gain
+  low-pass, IHC adaptation) and the segment loops of ``env_smooth`` and ``bm_covary``
+  run in numba (``_ear_kernels``), the reference and processed signals of a band side
+  by side, the gammatone on 16 stretches of the signal at once (AVX-512 lanes), the OHC
+  gain low-pass on 8 stretches of each block plus a start-state correction, and the
+  segment sums vectorised. The IHC adaptation's 2 x 2 update runs in its eigenbasis
+  (two decoupled first-order recursions, shorter dependency chains);
 * log10/power(10, .) steps are natural log and exp, and the OHC compression (clamp, log,
   gain, exp, low-pass, scaling of the envelope and BM) is one kernel working 2048 samples
   at a time with ``_vecmath``'s vectorised ln/exp (numba's are scalar libm calls); the
   control path's envelopes are only logged and averaged, so they stay squared (no square
   roots); ``sl_ihc`` takes the envelope's log for the dB SL the same way, a block at a
   time;
-* ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs) instead
-  of a full-length correlation, which made upstream super-linear in the length;
+* ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs, 8
+  blocks at a time through small buffers) instead of a full-length correlation, which
+  made upstream super-linear in the length;
 * each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
   so no 32 x N matrices are kept. The group-delay correction needs the largest delay over
   bands first; only a few low bands can hold it (``_delay_candidates``), so just their
@@ -27,7 +29,10 @@ what differs is how the work is organised:
 * work whose result HAAQI never reads is skipped: the lag search of bm_covary tiles at or
   below the silence threshold, and the BM alignment and covariances of bands whose
   reference never exceeds it (ave_covary2 gives all of them zero weight); the test
-  needs only the reference's segment levels (``segment_levels``).
+  needs only the reference's segment levels (``segment_levels``); melcor9's
+  cross-covariances only for the modulation filters and basis functions HAAQI sums;
+* the gammatone group delays at DC repeat scipy's ``group_delay`` arithmetic without
+  its per-call argument handling.
 
 The added threshold noise is drawn from the caller's generator in upstream order
 (reference bands, processed bands, then melcor9's two zero-weighted draws), so a
@@ -35,10 +40,10 @@ The added threshold noise is drawn from the caller's generator in upstream order
 band at a time (``_BandNoise``), never as one 2 x 32 x N array, by ``_legacy_normal``
 (numba MT19937 and polar method, ~2 ns a draw, ~0.7 ns a skipped one). Scores then match
 pyclarity's to rounding: fused multiply-adds, reassociated sums, the gammatone lanes'
-carriers (started from cos/sin rather than rotated from sample 0), ln/exp for log10/power
-(``_vecmath``'s within 1 ulp of numpy's), the IHC recursion's change of basis,
-the FFT sizes of the alignment correlation (only a near-exact tie could move its argmax)
-and the vectorised ``log`` in ``_legacy_normal``.
+carriers (started from cos/sin rather than rotated from sample 0), the OHC low-pass's
+stretches, ln/exp for log10/power (``_vecmath``'s within 1 ulp of numpy's), the IHC
+recursion's change of basis, the FFT sizes of the alignment correlation (only a
+near-exact tie could move its argmax) and the vectorised ``log`` in ``_legacy_normal``.
 """
 
 from __future__ import annotations
