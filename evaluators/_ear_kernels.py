@@ -330,7 +330,8 @@ def sl_ihc(env, bm, offset, delta, freq_sample, noise, noise_gain, shift, env_de
     reference BM finished (its threshold noise noise_gain * noise added before the shift).
 
     The processed row reads env at n + env_delay (zero outside the signal), as
-    envelope_align's shifted copy. `offset` is level1 - IHC attenuation per row. Outputs are delayed by `shift` samples, zero filled.
+    envelope_align's shifted copy. `offset` is level1 - IHC attenuation per row. Outputs
+    are delayed by `shift` samples, zero filled.
     Writes envelope dB SL (2, N) to `out_db`, reference BM (N) to `out_bm` and the
     processed BM gain (N) to `gain` (``processed_bm`` applies it once the BM alignment is
     known). The BM gain is upstream's IHC gain times its SL gain, (out + small) / (v_0 +
