@@ -34,6 +34,28 @@ def settle_length(a):
 
 
 @njit(cache=True)
+def middle_ear(x, b_lp, a_lp, b_hp, a_hp):
+    """lfilter(b_hp, a_hp, lfilter(b_lp, a_lp, x)) on each row of `x`, for a first-order
+    low-pass and a second-order high-pass with a[0] = 1: scipy's direct form II
+    transposed step for step (no fused multiply-adds, so the same bits), the rows and
+    the two filters interleaved so their recursions overlap (scipy runs each serially)."""
+    nrow, npts = x.shape
+    out = np.empty_like(x)
+    lp = np.zeros(nrow)
+    hp = np.zeros((nrow, 2))
+    for n in range(npts):
+        for r in range(nrow):
+            xn = x[r, n]
+            y = lp[r] + b_lp[0] * xn
+            lp[r] = xn * b_lp[1] - y * a_lp[1]
+            v = hp[r, 0] + b_hp[0] * y
+            hp[r, 0] = hp[r, 1] + y * b_hp[1] - v * a_hp[1]
+            hp[r, 1] = y * b_hp[2] - v * a_hp[2]
+            out[r, n] = v
+    return out
+
+
+@njit(cache=True)
 def lanes_input(x, pad):
     """The rows of `x` cut into LANES stretches of span = ceil(N / LANES) samples, each
     with the `pad` samples before it (zeros outside the signal), laid out for
@@ -192,6 +214,56 @@ DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x): ln is the 
 _VBLOCK = 2048  # samples a fused kernel takes through its vectorised steps at a time
 
 
+_WAYS = 8  # stretches a first-order recursion runs side by side (``_recursion``)
+
+
+@njit(cache=True)
+def _recursion_powers(pole):
+    """pole^(i + 1) for the stretches of a _VBLOCK-sample ``_recursion``."""
+    return pole ** np.arange(1.0, _VBLOCK // _WAYS + 1.0)
+
+
+@njit(cache=True, fastmath={"contract"})
+def _recursion(u, pole, state, out, powers):
+    """out[i] = pole out[i - 1] + u[i] from out[-1] = `state`; returns out[-1].
+
+    A serial recursion waits a multiply-add's latency a step; instead _WAYS contiguous
+    stretches run side by side from zero states, then each stretch gets its true start
+    state's response, the previous stretch's last value times powers[i] =
+    pole^(i + 1) (``_recursion_powers``), in a vectorised pass. Equal to the serial
+    recursion to rounding (a few ulps).
+    """
+    m = u.shape[0]
+    seg = m // _WAYS
+    z0 = z1 = z2 = z3 = z4 = z5 = z6 = z7 = 0.0
+    for i in range(seg):
+        z0 = pole * z0 + u[i]
+        z1 = pole * z1 + u[seg + i]
+        z2 = pole * z2 + u[2 * seg + i]
+        z3 = pole * z3 + u[3 * seg + i]
+        z4 = pole * z4 + u[4 * seg + i]
+        z5 = pole * z5 + u[5 * seg + i]
+        z6 = pole * z6 + u[6 * seg + i]
+        z7 = pole * z7 + u[7 * seg + i]
+        out[i] = z0
+        out[seg + i] = z1
+        out[2 * seg + i] = z2
+        out[3 * seg + i] = z3
+        out[4 * seg + i] = z4
+        out[5 * seg + i] = z5
+        out[6 * seg + i] = z6
+        out[7 * seg + i] = z7
+    for w in range(_WAYS if seg > 0 else 0):
+        stretch = out[w * seg:(w + 1) * seg]
+        for i in range(seg):
+            stretch[i] += powers[i] * state
+        state = stretch[seg - 1]
+    for i in range(_WAYS * seg, m):
+        state = pole * state + u[i]
+        out[i] = state
+    return state
+
+
 @njit(cache=True, fastmath={"contract"})
 def compress(control_sq, level1, knee, attn_ohc, ratio, b0, b1, a1, env, bm):
     """eb.env_compress_basilar_membrane on both rows, in place on env and bm, from the
@@ -209,9 +281,10 @@ def compress(control_sq, level1, knee, attn_ohc, ratio, b0, b1, a1, env, bm):
     gain = np.empty((2, _VBLOCK))
     ln_control = np.empty(_VBLOCK)
     scratch = np.empty(_VBLOCK)
+    states = np.empty(_VBLOCK)
+    powers = _recursion_powers(-a1)
     b1_eff = b1 - a1 * b0  # z' = b1 x - a1 (z + b0 x)
-    z_0 = 0.0
-    z_1 = 0.0
+    z = np.zeros(2)
     for start in range(0, npts, _VBLOCK):
         stop = min(start + _VBLOCK, npts)
         m = stop - start
@@ -228,15 +301,18 @@ def compress(control_sq, level1, knee, attn_ohc, ratio, b0, b1, a1, env, bm):
                 logenv = max(logenv, knee[r])
                 ln_c[i] = (-attn_ohc[r] - (logenv - knee[r]) * slope) * to_neper
             exp_into(ln_c, g, scratch[:m])
-        g_0 = gain[0, :m]
-        g_1 = gain[1, :m]
-        for i in range(m):
-            x = g_0[i]
-            g_0[i] = z_0 + b0 * x
-            z_0 = b1_eff * x - a1 * z_0
-            x = g_1[i]
-            g_1[i] = z_1 + b0 * x
-            z_1 = b1_eff * x - a1 * z_1
+        # the low-pass: y[i] = z[i - 1] + b0 x[i], z[i] = -a1 z[i - 1] + b1_eff x[i]
+        for r in range(2):
+            g = gain[r, :m]
+            u = scratch[:m]
+            for i in range(m):
+                u[i] = b1_eff * g[i]
+            z_in = z[r]
+            z[r] = _recursion(u, -a1, z_in, states[:m], powers)
+            g[0] = z_in + b0 * g[0]
+            after, before = g[1:], states[:m - 1]
+            for i in range(m - 1):
+                after[i] = before[i] + b0 * after[i]
         for r in range(2):
             e = env[r, start:stop]
             v = bm[r, start:stop]
@@ -254,7 +330,8 @@ def sl_ihc(env, bm, offset, delta, freq_sample, noise, noise_gain, shift, env_de
     reference BM finished (its threshold noise noise_gain * noise added before the shift).
 
     The processed row reads env at n + env_delay (zero outside the signal), as
-    envelope_align's shifted copy. `offset` is level1 - IHC attenuation per row. Outputs are delayed by `shift` samples, zero filled.
+    envelope_align's shifted copy. `offset` is level1 - IHC attenuation per row. Outputs
+    are delayed by `shift` samples, zero filled.
     Writes envelope dB SL (2, N) to `out_db`, reference BM (N) to `out_bm` and the
     processed BM gain (N) to `gain` (``processed_bm`` applies it once the BM alignment is
     known). The BM gain is upstream's IHC gain times its SL gain, (out + small) / (v_0 +
@@ -318,11 +395,8 @@ def sl_ihc(env, bm, offset, delta, freq_sample, noise, noise_gain, shift, env_de
         db_1[n] = max((y_0 - (q_11 + q_12)) * r_1_inv, 0.0)
     # BM gains, in separate loops over contiguous views so the divisions vectorise
     reference = out_bm[shift:]
-    _bm_gain(out_db[0, shift:], env[0, :count], reference)
-    bm_0 = bm[0, :count]
-    noise_0 = noise[:count]
-    for n in range(count):
-        reference[n] = reference[n] * bm_0[n] + noise_gain * noise_0[n]
+    _reference_bm(out_db[0, shift:], env[0, :count], bm[0, :count], noise[:count],
+                  noise_gain, reference)
     lo = min(max(-env_delay, 0), count)
     hi = max(min(count, nsamp - env_delay), lo)
     _bm_gain(out_db[1, shift + lo:shift + hi], env[1, lo + env_delay:hi + env_delay],
@@ -350,9 +424,17 @@ def _sl_levels(env, offset, out):
             level[i] = max(offset + DB_PER_NEPER * level[i], 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _reference_bm(db, env, bm, noise, noise_gain, out):
+    """The reference BM, _bm_gain times bm plus its threshold noise, in one pass."""
+    for n in range(db.shape[0]):
+        out[n] = (db[n] + 1e-30) / (env[n] + 1e-30) * bm[n] + noise_gain * noise[n]
+
+
+@njit(cache=True, error_model="numpy")
 def _bm_gain(db, env, out):
-    """(db + small) / (env + small): the SL and IHC gains of the BM in one division."""
+    """(db + small) / (env + small): the SL and IHC gains of the BM in one division.
+    error_model="numpy" drops the zero-division check, so the divisions vectorise (4x)."""
     for n in range(db.shape[0]):
         out[n] = (db[n] + 1e-30) / (env[n] + 1e-30)
 
@@ -362,11 +444,17 @@ def processed_bm(bm, gain, bm_delay, noise, noise_gain, shift, out):
     """Finish the processed BM from sl_ihc's gain into `out`: aligned by `bm_delay` (zero
     outside), scaled, threshold noise added, delayed by `shift` samples."""
     nsamp = bm.shape[0]
+    count = nsamp - shift
     out[:shift] = 0.0
-    for n in range(nsamp - shift):
-        m = n + bm_delay
-        b = bm[m] if 0 <= m < nsamp else 0.0
-        out[n + shift] = gain[n] * b + noise_gain * noise[n]
+    done = out[shift:]
+    for n in range(count):  # the aligned BM is zero outside lo <= n < hi
+        done[n] = noise_gain * noise[n]
+    lo = min(max(-bm_delay, 0), count)
+    hi = max(min(count, nsamp - bm_delay), lo)
+    # contiguous views, so the loop vectorises (no bounds test a sample)
+    done, g, b = done[lo:hi], gain[lo:hi], bm[lo + bm_delay:hi + bm_delay]
+    for n in range(hi - lo):
+        done[n] += g[n] * b[n]
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
@@ -517,11 +605,31 @@ def segment_levels(x, window, win_sum2, half_sum2):
 
 
 @njit(cache=True)
-def cross_spectrum_sum(ref_spec, out_spec):
-    """sum over blocks (axis 0) of conj(ref_spec) * out_spec."""
+def align_blocks(reference, output, first, block, lags, reference_rows, output_rows):
+    """Rows for the aligner's block FFTs, from block `first` on: reference[b * block:
+    (b + 1) * block] zero-padded, and output[b * block - lags:][:size] (zero outside the
+    signal)."""
+    npts = reference.shape[0]
+    size = reference_rows.shape[1]
+    for i in range(reference_rows.shape[0]):
+        start = (first + i) * block
+        n = min(block, npts - start)
+        row = reference_rows[i]
+        row[:n] = reference[start:start + n]
+        row[n:] = 0.0
+        row = output_rows[i]
+        lo = start - lags
+        a = max(lo, 0)
+        e = min(lo + size, npts)
+        row[:a - lo] = 0.0
+        row[a - lo:e - lo] = output[a:e]
+        row[e - lo:] = 0.0
+
+
+@njit(cache=True)
+def add_cross_spectra(total, ref_spec, out_spec):
+    """total += sum over blocks (axis 0) of conj(ref_spec) * out_spec."""
     nblock, nfreq = ref_spec.shape
-    total = np.zeros(nfreq, dtype=np.complex128)
     for b in range(nblock):
         for f in range(nfreq):
             total[f] += ref_spec[b, f].conjugate() * out_spec[b, f]
-    return total
