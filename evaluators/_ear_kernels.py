@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from evaluators._simd import transpose8
 from evaluators._vecmath import exp_into, log_into
 
 
@@ -179,33 +180,59 @@ def _square_roots(x):
 def _from_lanes(yt, j0, j1, npts, env, bm, squared, sums):
     """A block of _lane_steps outputs (lane steps j0..j1, j < 0 being lead-in) back into
     (2, N) rows of env and bm; adds the envelopes' squares to `sums` (the envelopes
-    themselves if `squared`)."""
+    themselves if `squared`). Whole blocks go through 8 x 8 shuffle transposes, the
+    block's ends (lead-in, the short last lane) through a scalar loop."""
+    span = -(-npts // LANES)
+    if j0 >= 0 and j1 - j0 == _BLOCK and j1 <= npts - (LANES - 1) * span:
+        _transpose_block(yt, j0, span, env, bm)
+    else:
+        _scatter_block(yt, j0, j1, npts, env, bm)
+    lo = max(j0, 0)
+    for r in range(2):
+        total = 0.0
+        for lane in range(LANES):
+            base = lane * span
+            hi = min(j1, npts - base)
+            row = env[r, base + lo:base + max(hi, lo)]
+            for i in range(row.shape[0]):
+                total += row[i] if squared else row[i] * row[i]
+        sums[r] += total
+
+
+@njit(cache=True)
+def _transpose_block(yt, j0, span, env, bm):
+    """A whole block (steps j0..j0 + _BLOCK, every lane inside the signal) into place:
+    for each row, lane octet and step octet one 8 x 8 transpose."""
+    L = LANES
+    outputs = 2 if bm.shape[0] > 0 else 1
+    for part in range(outputs):
+        at = part * (yt.shape[0] // 2)
+        for r in range(2):
+            dst = env[r] if part == 0 else bm[r]
+            for lane in range(0, L, 8):
+                for q in range(0, _BLOCK, 8):
+                    transpose8(yt, at + 2 * L * q + r * L + lane, 2 * L,
+                               dst, lane * span + j0 + q, span)
+
+
+@njit(cache=True)
+def _scatter_block(yt, j0, j1, npts, env, bm):
+    """_transpose_block for a block's ends, one value at a time."""
     L = LANES
     span = -(-npts // L)
     want_bm = bm.shape[0] > 0
     bm_at = yt.shape[0] // 2
-    env_0, env_1 = env[0], env[1]
-    sum_0 = 0.0
-    sum_1 = 0.0
+    lo = max(j0, 0)
     for lane in range(L):
         base = lane * span
-        lo = max(j0, 0)
-        hi = min(j1, npts - lane * span)  # the last lane may end early
+        hi = min(j1, npts - base)  # the last lane may end early
         for j in range(lo, hi):
             y0 = 2 * L * (j - j0) + lane
-            v0 = yt[y0]
-            v1 = yt[y0 + L]
-            env_0[base + j] = v0
-            env_1[base + j] = v1
-            sum_0 += v0 if squared else v0 * v0
-            sum_1 += v1 if squared else v1 * v1
-        if want_bm:
-            for j in range(lo, hi):
-                y0 = bm_at + 2 * L * (j - j0) + lane
-                bm[0, base + j] = yt[y0]
-                bm[1, base + j] = yt[y0 + L]
-    sums[0] += sum_0
-    sums[1] += sum_1
+            env[0, base + j] = yt[y0]
+            env[1, base + j] = yt[y0 + L]
+            if want_bm:
+                bm[0, base + j] = yt[bm_at + y0]
+                bm[1, base + j] = yt[bm_at + y0 + L]
 
 
 DB_PER_NEPER = 20 / np.log(10)  # 20 log10(x) = DB_PER_NEPER * ln(x): ln is the cheaper
