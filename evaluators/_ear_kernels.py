@@ -514,6 +514,24 @@ def env_smooth(env, window, wsum, halfsum):
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _dot7(x, y):
+    """sum x[i] * y[i + 6 - m] for m < 7 (y: 6 longer than x) at once: one load of x for
+    seven multiply-adds, reassociated so it vectorises (as _dot; indices a nonnegative
+    constant past i, so no negative-index checks)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+    for i in range(x.shape[0]):
+        v = x[i]
+        s0 += v * y[i + 6]
+        s1 += v * y[i + 5]
+        s2 += v * y[i + 4]
+        s3 += v * y[i + 3]
+        s4 += v * y[i + 2]
+        s5 += v * y[i + 1]
+        s6 += v * y[i]
+    return s0, s1, s2, s3, s4, s5, s6
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
 def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small, threshold,
                  buf):
     """Windowed, zero-mean segment cross-covariance (max |lag| <= maxlag) and MS levels.
@@ -546,12 +564,24 @@ def _segment_cov(x, y, start, win, wstart, n, inv_corr, inv_sum2, maxlag, small,
     ms_y = sy * inv_sum2
     if not np.sqrt(ms_x * 2.0) > threshold:
         return 0.0, ms_x, ms_y
+    # correlate(a, b)[lag] = sum a[i] * b[i - lag] = sum a[i] * padded[maxlag - lag + i],
+    # b zero-padded by maxlag each side: seven lags at a time share a's loads
+    padded = buf[2, :n + 2 * maxlag]
+    padded[:maxlag] = 0.0
+    padded[maxlag:maxlag + n] = b
+    padded[maxlag + n:] = 0.0
     best = 0.0
-    for j in range(2 * maxlag + 1):
-        lag = j - maxlag  # correlate(a, b)[lag] = sum a[i] * b[i - lag]
-        lo = max(lag, 0)
-        hi = min(n, n + lag)
-        v = abs(_dot(a[lo:hi], b[lo - lag:hi - lag]) * inv_corr[j])
+    nlag = 2 * maxlag + 1
+    for j in range(0, nlag - nlag % 7, 7):
+        off = 2 * maxlag - j  # lag j - maxlag
+        sums = _dot7(a, padded[off - 6:off + n])
+        for m in range(7):
+            v = abs(sums[m] * inv_corr[j + m])
+            if v > best:
+                best = v
+    for j in range(nlag - nlag % 7, nlag):
+        off = 2 * maxlag - j
+        v = abs(_dot(a, padded[off:off + n]) * inv_corr[j])
         if v > best:
             best = v
     if ms_x > small and ms_y > small:
@@ -576,7 +606,7 @@ def bm_covary(x, y, window, win_corr, half_corr, win_sum2, half_sum2, maxlag, th
     nseg = int(1 + np.floor(npts / nwin) + np.floor((npts - nwin / 2) / nwin))
     cov = np.empty((nrow, nseg))
     ms = np.empty((nrow, nseg))
-    buf = np.empty((2, nwin))
+    buf = np.empty((3, nwin + 2 * maxlag))
     for k in range(nrow):
         xk = x[k]
         yk = y[k]
