@@ -9,9 +9,10 @@ what differs is how the work is organised:
 * the per-sample recursions (middle-ear filters, gammatone carriers and IIRs, OHC gain
   low-pass, IHC adaptation) and the segment loops of ``env_smooth`` and ``bm_covary``
   run in numba (``_ear_kernels``), the reference and processed signals of a band side
-  by side, the gammatone on 16 stretches of the signal at once (AVX-512 lanes), the OHC
+  by side, the gammatone on 16 stretches of the signal at once (AVX-512 lanes, their
+  outputs put back in signal order by 8 x 8 shuffle transposes, ``_simd``), the OHC
   gain low-pass on 8 stretches of each block plus a start-state correction, and the
-  segment sums vectorised. The IHC adaptation's 2 x 2 update runs in its eigenbasis
+  segment sums vectorised (bm_covary's lag search seven lags at a time). The IHC adaptation's 2 x 2 update runs in its eigenbasis
   (two decoupled first-order recursions, shorter dependency chains);
 * log10/power(10, .) steps are natural log and exp, and the OHC compression (clamp, log,
   gain, exp, low-pass, scaling of the envelope and BM) is one kernel working 2048 samples
