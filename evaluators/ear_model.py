@@ -23,6 +23,9 @@ what differs is how the work is organised:
 * ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs, 8
   blocks at a time through small buffers) instead of a full-length correlation, which
   made upstream super-linear in the length;
+* ``input_align``'s full-length correlation runs through numpy's FFT at the length
+  scipy's ``correlate`` picks (the same transforms, so the same values) without
+  fftconvolve's argument handling and copies;
 * each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
   so no 32 x N matrices are kept. The group-delay correction needs the largest delay over
   bands first; only a few low bands can hold it (``_delay_candidates``), so just their
@@ -55,6 +58,7 @@ import numpy as np
 from clarity.enhancer.nalr import NALR
 from clarity.evaluator.haspi import eb
 from clarity.utils.audiogram import Audiogram
+from scipy.fft import next_fast_len
 from scipy.signal import butter, correlate, firwin
 
 from evaluators import _ear_kernels as k
@@ -216,12 +220,35 @@ class _Aligner:
         return lags - int(np.argmax(window)) - 1
 
 
+def _input_align(reference, processed):
+    """eb.input_align with its correlation done as scipy's ``correlate`` does it (rfft of
+    both at next_fast_len(2n - 1), product, irfft), but through numpy's FFT directly:
+    the same transforms (pocketfft, same length), so the same values, without
+    fftconvolve's argument handling and copies (-20 % at 10 s)."""
+    n = len(reference)
+    size = next_fast_len(2 * n - 1, real=True)
+    spectrum = np.fft.rfft(reference - np.mean(reference), size)
+    spectrum *= np.fft.rfft((processed - np.mean(processed))[::-1], size)
+    correlation = np.fft.irfft(spectrum, size)[: 2 * n - 1]
+    delay = n - int(np.argmax(np.abs(correlation))) - 1
+    delay = int(np.rint(delay - 2 * FS / 1000.0))  # back up 2 ms for dispersion
+    if delay > 0:
+        processed = np.concatenate((processed[delay:], np.zeros(delay)))
+    else:
+        processed = np.concatenate((np.zeros(-delay), processed[: n + delay]))
+    # prune the reference's leading and trailing near-zeros
+    reference_abs = np.abs(reference)
+    above = np.where(reference_abs > 0.001 * np.max(reference_abs))[0]
+    first, last = above[0], min(above[-1], n)
+    return reference[first: last + 1], processed[first: last + 1]
+
+
 def preprocess(reference, reference_freq, processed, processed_freq, levels, itype):
     """Resample to 24 kHz, equalise lengths, align, and add NAL-R (itype 1), as upstream."""
     reference_24, _ = eb.resample_24khz(reference, reference_freq)
     processed_24, _ = eb.resample_24khz(processed, processed_freq)
     nmin = min(len(reference_24), len(processed_24))
-    reference_24, processed_24 = eb.input_align(reference_24[:nmin], processed_24[:nmin])
+    reference_24, processed_24 = _input_align(reference_24[:nmin], processed_24[:nmin])
     nsamp = len(reference_24)
     if itype == 1:
         reference_24 = np.convolve(reference_24, _nalr_fir(levels))[140: 140 + nsamp]
