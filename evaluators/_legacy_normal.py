@@ -124,49 +124,70 @@ def _pairs_to_normals(x1, x2, r2, f, out, nsecond):
 _CHUNK = 1 << 15  # pairs per pass: buffers stay in cache
 
 
+class Stream:
+    """A RandomState's normal stream held as numba's words between draws: the state
+    goes through ``get_state``/``set_state`` (an array copy each way) and the pair
+    buffers are allocated (page faults) once, not every call."""
+
+    def __init__(self, state: np.random.RandomState):
+        _, key, self.pos, self.has_gauss, self.cached = state.get_state()
+        self.mt = key.astype(np.uint32)
+        self.x1, self.x2, self.r2 = (np.empty(_CHUNK + 1) for _ in range(3))
+        self.f = np.empty(_CHUNK)
+
+    def copy(self) -> Stream:
+        other = Stream.__new__(Stream)
+        other.__dict__.update(self.__dict__)
+        other.mt = self.mt.copy()
+        other.x1, other.x2, other.r2 = (np.empty(_CHUNK + 1) for _ in range(3))
+        other.f = np.empty(_CHUNK)
+        return other
+
+    def store(self, state: np.random.RandomState) -> None:
+        """Put this stream's position into `state`."""
+        state.set_state(("MT19937", self.mt, self.pos, self.has_gauss, self.cached))
+
+    def draw(self, total, out):
+        """`total` draws into `out` (None: only advance)."""
+        start = 0
+        if self.has_gauss and total:
+            if out is not None:
+                out[0] = self.cached
+            start = 1
+            self.has_gauss, self.cached = 0, 0.0
+        npairs = (total - start + 1) // 2
+        x1, x2, r2, f = self.x1, self.x2, self.r2, self.f
+        for first in range(0, npairs, _CHUNK):
+            count = min(_CHUNK, npairs - first)
+            self.pos = _uniform_pairs(self.mt, self.pos, count, x1, x2, r2, out is not None)
+            lo = start + 2 * first
+            nsecond = min(count, total - lo - count)
+            if out is None:  # only an odd total's cached second value is needed
+                if nsecond < count:
+                    fc = np.sqrt(-2.0 * np.log(r2[count - 1:count]) / r2[count - 1:count])
+                    self.has_gauss, self.cached = 1, float(fc[0] * x1[count - 1])
+                continue
+            # numpy's SIMD log, not _vecmath's: it rounds like libm's far more often
+            np.log(r2[:count], out=f[:count])
+            _pairs_to_normals(x1[:count], x2[:count], r2[:count], f[:count],
+                              out[lo:lo + 2 * count], nsecond)
+            if nsecond < count:
+                self.has_gauss, self.cached = 1, float(f[count - 1] * x1[count - 1])
+
+
 def standard_normal(state: np.random.RandomState, shape, out=None) -> np.ndarray:
     """Same as ``state.standard_normal(shape)``, advancing `state` the same way (into
     `out`, a contiguous array of that shape, if given)."""
     total = int(np.prod(shape))
     out = np.empty(total) if out is None else out.reshape(total)
-    _draw(state, total, out)
+    stream = Stream(state)
+    stream.draw(total, out)
+    stream.store(state)
     return out.reshape(shape)
 
 
 def skip(state: np.random.RandomState, count: int) -> None:
     """Advance `state` as ``state.standard_normal(count)`` would, without the values."""
-    _draw(state, count, None)
-
-
-def _draw(state, total, out):
-    """`total` draws from `state` into `out` (None: only advance the state)."""
-    _, key, pos, has_gauss, cached = state.get_state()
-    start = 0
-    if has_gauss and total:
-        if out is not None:
-            out[0] = cached
-        start = 1
-        has_gauss, cached = 0, 0.0
-    npairs = (total - start + 1) // 2
-    mt = key.astype(np.uint32)
-    x1 = np.empty(_CHUNK + 1)
-    x2 = np.empty(_CHUNK + 1)
-    r2 = np.empty(_CHUNK + 1)
-    f = np.empty(_CHUNK)
-    for first in range(0, npairs, _CHUNK):
-        count = min(_CHUNK, npairs - first)
-        pos = _uniform_pairs(mt, pos, count, x1, x2, r2, out is not None)
-        lo = start + 2 * first
-        nsecond = min(count, total - lo - count)
-        if out is None:  # only an odd total's cached second value is needed
-            if nsecond < count:
-                fc = np.sqrt(-2.0 * np.log(r2[count - 1:count]) / r2[count - 1:count])
-                has_gauss, cached = 1, float(fc[0] * x1[count - 1])
-            continue
-        # numpy's SIMD log, not _vecmath's: it rounds like libm's far more often
-        np.log(r2[:count], out=f[:count])
-        _pairs_to_normals(x1[:count], x2[:count], r2[:count], f[:count],
-                          out[lo:lo + 2 * count], nsecond)
-        if nsecond < count:
-            has_gauss, cached = 1, float(f[count - 1] * x1[count - 1])
-    state.set_state(("MT19937", mt, pos, has_gauss, cached))
+    stream = Stream(state)
+    stream.draw(count, None)
+    stream.store(state)

@@ -278,11 +278,12 @@ class _BandNoise:
     """The threshold noise, (2, 32, npts) draws in upstream order (reference bands, then
     processed bands), handed out a band at a time, in band order.
 
-    With a RandomState the draws are made as needed from two cursors, one at the start of
-    the reference rows and one at the start of the processed rows (found by running the
-    stream past the reference rows), so the 2 x 32 x npts array is never held; processed
-    rows nobody needs are skipped without their values. ``finish`` leaves the generator
-    where drawing the whole array would.
+    With a RandomState the draws are made as needed from two cursors (``_legacy_normal``
+    streams, kept as MT words between bands), one at the start of the reference rows and
+    one at the start of the processed rows (found by running the stream past the
+    reference rows), so the 2 x 32 x npts array is never held; processed rows nobody
+    needs are skipped without their values. ``finish`` leaves the generator where
+    drawing the whole array would.
     """
 
     def __init__(self, rng, npts):
@@ -290,39 +291,39 @@ class _BandNoise:
         if not isinstance(rng, np.random.RandomState):
             self.all = rng.standard_normal((2, NCHAN, npts))
             return
-        self.start = rng.get_state()
+        self.start = legacy_normal.Stream(rng)
         self.reference_row = np.empty(npts)
         self.processed_row = np.empty(npts)
-        self._open_processed()
+        self._open()
 
-    def _open_processed(self):
-        self.processed_stream = np.random.RandomState()
-        self.processed_stream.set_state(self.rng.get_state())
-        legacy_normal.skip(self.processed_stream, NCHAN * self.npts)
+    def _open(self):
+        self.reference_stream = self.start.copy()
+        self.processed_stream = self.start.copy()
+        self.processed_stream.draw(NCHAN * self.npts, None)
 
     def reference(self, n):
         if not isinstance(self.rng, np.random.RandomState):
             return self.all[0, n]
-        return legacy_normal.standard_normal(self.rng, self.npts, self.reference_row)
+        self.reference_stream.draw(self.npts, self.reference_row)
+        return self.reference_row
 
     def processed(self, n, needed=True):
         """Band n's processed row (just skipped, returning None, unless `needed`)."""
         if not isinstance(self.rng, np.random.RandomState):
             return self.all[1, n]
         if not needed:
-            legacy_normal.skip(self.processed_stream, self.npts)
+            self.processed_stream.draw(self.npts, None)
             return None
-        return legacy_normal.standard_normal(self.processed_stream, self.npts,
-                                             self.processed_row)
+        self.processed_stream.draw(self.npts, self.processed_row)
+        return self.processed_row
 
     def finish(self):
         if isinstance(self.rng, np.random.RandomState):
-            self.rng.set_state(self.processed_stream.get_state())
+            self.processed_stream.store(self.rng)
 
     def rewind(self):
         if isinstance(self.rng, np.random.RandomState):
-            self.rng.set_state(self.start)
-            self._open_processed()
+            self._open()
 
 
 class _DelayBoundMissed(Exception):
