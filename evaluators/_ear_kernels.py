@@ -35,13 +35,12 @@ def settle_length(a):
 
 
 @njit(cache=True)
-def middle_ear(x, b_lp, a_lp, b_hp, a_hp):
-    """lfilter(b_hp, a_hp, lfilter(b_lp, a_lp, x)) on each row of `x`, for a first-order
+def middle_ear(x, b_lp, a_lp, b_hp, a_hp, out):
+    """out = lfilter(b_hp, a_hp, lfilter(b_lp, a_lp, x)) on each row of `x`, for a first-order
     low-pass and a second-order high-pass with a[0] = 1: scipy's direct form II
     transposed step for step (no fused multiply-adds, so the same bits), the rows and
     the two filters interleaved so their recursions overlap (scipy runs each serially)."""
     nrow, npts = x.shape
-    out = np.empty_like(x)
     lp = np.zeros(nrow)
     hp = np.zeros((nrow, 2))
     for n in range(npts):
@@ -57,19 +56,17 @@ def middle_ear(x, b_lp, a_lp, b_hp, a_hp):
 
 
 @njit(cache=True)
-def lanes_input(x, pad):
+def lanes_input(x, pad, out):
     """The rows of `x` cut into LANES stretches of span = ceil(N / LANES) samples, each
     with the `pad` samples before it (zeros outside the signal), laid out for
-    ``gammatone``: flat (pad + span, 2, LANES)."""
+    ``gammatone`` in `out`: flat (pad + span, 2, LANES)."""
     npts = x.shape[1]
     span = -(-npts // LANES)
-    out = np.zeros((pad + span) * 2 * LANES)
     for k in range(pad + span):
         for r in range(2):
             for lane in range(LANES):
                 t = lane * span + k - pad
-                if 0 <= t < npts:
-                    out[(2 * k + r) * LANES + lane] = x[r, t]
+                out[(2 * k + r) * LANES + lane] = x[r, t] if 0 <= t < npts else 0.0
     return out
 
 

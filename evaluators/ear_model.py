@@ -54,6 +54,7 @@ near-exact tie could move its argmax) and the vectorised ``log`` in ``_legacy_no
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 from clarity.enhancer.nalr import NALR
@@ -70,6 +71,22 @@ FS = 24000.0
 EAR_Q = 9.26449
 MIN_BW = 24.7
 AUDIOGRAM_FREQUENCIES = (250, 500, 1000, 2000, 4000, 6000)
+
+
+_WORKSPACE = threading.local()
+
+
+def _workspace(name, shape, dtype=float):
+    """A scratch array of `shape` (contents undefined), kept per thread from call
+    to call: the pipeline's multi-megabyte buffers, fresh each call, cost a page fault
+    per 4 KB touched. Each name's storage only grows (the longest signal scored in this
+    thread), so callers must not hold an array past their call or use a name twice."""
+    size = int(np.prod(shape))
+    store = _WORKSPACE.__dict__
+    flat = store.get(name)
+    if flat is None or flat.shape[0] < size or flat.dtype != dtype:
+        flat = store[name] = np.empty(size, dtype)
+    return flat[:size].reshape(shape)
 
 
 @functools.lru_cache(maxsize=None)
@@ -199,11 +216,12 @@ class _Aligner:
         self.size, self.block = size, size - span + 1
         self.nblock = -(-npts // self.block)
         chunk = min(self._CHUNK, self.nblock)
-        self.reference = np.zeros((chunk, size))
-        self.output = np.zeros((chunk, size))
-        self.reference_spec = np.empty((chunk, size // 2 + 1), dtype=complex)
-        self.output_spec = np.empty_like(self.reference_spec)
-        self.cross = np.empty(size // 2 + 1, dtype=complex)
+        self.reference = _workspace("align_reference", (chunk, size))
+        self.output = _workspace("align_output", (chunk, size))
+        self.reference_spec = _workspace("align_reference_spec", (chunk, size // 2 + 1),
+                                         complex)
+        self.output_spec = _workspace("align_output_spec", (chunk, size // 2 + 1), complex)
+        self.cross = _workspace("align_cross", (size // 2 + 1,), complex)
 
     def delay(self, reference, output):
         lags, chunk = self.lags, self.reference.shape[0]
@@ -228,10 +246,15 @@ def _input_align(reference, processed):
     fftconvolve's argument handling and copies (-20 % at 10 s)."""
     n = len(reference)
     size = next_fast_len(2 * n - 1, real=True)
-    spectrum = np.fft.rfft(reference - np.mean(reference), size)
-    spectrum *= np.fft.rfft((processed - np.mean(processed))[::-1], size)
-    correlation = np.fft.irfft(spectrum, size)[: 2 * n - 1]
-    delay = n - int(np.argmax(np.abs(correlation))) - 1
+    rows = _workspace("input_align", (2, size))  # zero-padded, as rfft(x, size) pads
+    np.subtract(reference, np.mean(reference), out=rows[0, :n])
+    np.subtract(processed[::-1], np.mean(processed), out=rows[1, :n])
+    rows[:, n:] = 0.0
+    spectra = _workspace("input_align_spectra", (2, size // 2 + 1), complex)
+    spectrum = np.fft.rfft(rows[0], out=spectra[0])
+    spectrum *= np.fft.rfft(rows[1], out=spectra[1])
+    correlation = np.fft.irfft(spectrum, size, out=rows[0])[: 2 * n - 1]
+    delay = n - int(np.argmax(np.abs(correlation, out=rows[1, : 2 * n - 1]))) - 1
     delay = int(np.rint(delay - 2 * FS / 1000.0))  # back up 2 ms for dispersion
     if delay > 0:
         processed = np.concatenate((processed[delay:], np.zeros(delay)))
@@ -254,7 +277,8 @@ def preprocess(reference, reference_freq, processed, processed_freq, levels, ity
     if itype == 1:
         reference_24 = np.convolve(reference_24, _nalr_fir(levels))[140: 140 + nsamp]
     me_lp, me_hp, _, _, _ = _filters()
-    return k.middle_ear(np.stack([reference_24, processed_24]), *me_lp, *me_hp)
+    return k.middle_ear(np.stack([reference_24, processed_24]), *me_lp, *me_hp,
+                        _workspace("mid", (2, nsamp)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -379,7 +403,8 @@ def ear_features(reference, reference_freq, processed, processed_freq, levels, i
     # be finished; only a few low bands can have it, so run their control paths first.
     center, bandwidth_max = _channel_constants()
     bandwidth_min_x = _loss(levels_x)[1]
-    controls = {n: _control(filters, n) for n in _delay_candidates(levels_x)}
+    controls = {n: _control(filters, n, _workspace(f"control{n}", (2, filters.npts)))
+                for n in _delay_candidates(levels_x)}
     max_delay = max(
         _group_delay(_bandwidth_adjust(rms[0], bandwidth_min_x[n], bandwidth_max[n], level1),
                      center[n])
@@ -411,7 +436,9 @@ class _Gammatone:
     def __init__(self, mid):
         self.npts = mid.shape[1]
         self.pad = _lead_in()
-        self.lanes = k.lanes_input(mid, self.pad)
+        span = -(-self.npts // k.LANES)
+        self.lanes = k.lanes_input(mid, self.pad,
+                                   _workspace("lanes", ((self.pad + span) * 2 * k.LANES,)))
 
     def __call__(self, n, bandwidths, env, bm=_NO_BM, squared=False):
         """Band n at (reference, processed) `bandwidths` into env (and bm; env squared if
@@ -443,12 +470,13 @@ def _bands(filters, levels, levels_x, level1, noise, max_delay, controls, stages
     npts = filters.npts
     lags = min(int(np.rint(0.001 * 100 * FS)), npts)
     noise_gain = 10 ** ((-10 - level1) / 20)  # eb.basilar_membrane_add_noise
-    # Buffers reused by every band: fresh multi-megabyte arrays cost page faults each time
-    # (gain's rows take the dB SL)
-    control_buf, env, bm, gain = (np.empty((2, npts)) for _ in range(4))
-    bm_gain = np.empty(npts)
-    reference_bm = np.empty(npts)
-    processed_bm = np.empty(npts)
+    # Buffers reused by every band (and call): fresh multi-megabyte arrays cost page
+    # faults each time (gain's rows take the dB SL)
+    control_buf, env, bm, gain = (_workspace(name, (2, npts))
+                                  for name in ("control", "env", "bm", "gain"))
+    bm_gain, reference_bm, processed_bm = (_workspace(name, (npts,))
+                                           for name in ("bm_gain", "reference_bm",
+                                                        "processed_bm"))
     average = np.empty((2, NCHAN))
     control_average = np.empty((2, NCHAN))
     smooth = []
