@@ -283,8 +283,9 @@ def preprocess(reference, reference_freq, processed, processed_freq, levels, ity
     if itype == 1:
         reference_24 = np.convolve(reference_24, _nalr_fir(levels))[140: 140 + nsamp]
     me_lp, me_hp, _, _, _ = _filters()
-    return k.middle_ear(np.stack([reference_24, processed_24]), *me_lp, *me_hp,
-                        _workspace("mid", (2, nsamp)))
+    rows = _workspace("ear_input", (2, nsamp))
+    rows[0], rows[1] = reference_24, processed_24
+    return k.middle_ear(rows, *me_lp, *me_hp, _workspace("mid", (2, nsamp)))
 
 
 @functools.lru_cache(maxsize=256)
