@@ -552,9 +552,28 @@ def melcor9_high(reference, distorted, threshold, add_noise, rng):
     distorted_cep -= np.mean(distorted_cep, axis=1, keepdims=True)
     # upstream's cross-covariance matrix, only the entries it sums (modulation filters
     # 4..7, basis functions 1..): 40 of its 96 convolutions
-    cross = eb.melcor9_crosscovmatrix(b[4:8], 4, cepm.shape[1] - 1, nsamp, n_fir,
-                                      reference_cep[1:], distorted_cep[1:])
+    cross = _melcor9_crosscov(b[4:8], nsamp, n_fir, reference_cep[1:], distorted_cep[1:])
     return np.sum(cross) / (4 * (cepm.shape[1] - 1))
+
+
+def _melcor9_crosscov(b, nsamp, n_fir, reference_cep, processed_cep):
+    """eb.melcor9_crosscovmatrix: every filter/basis convolution in one batch of FFTs
+    (upstream's 2 x filters x basis direct convolutions cost ~50 us each), then the same
+    normalised cross-covariances."""
+    size = next_fast_len(nsamp + n_fir, real=True)
+    filters = np.fft.rfft(b, size)[:, None, None, :]  # (nmod, 1, 1, freq)
+    signals = np.fft.rfft(np.stack([reference_cep, processed_cep]), size)  # (2, nbasis, freq)
+    filtered = np.fft.irfft(filters * signals, size)[..., n_fir // 2: n_fir // 2 + nsamp]
+    filtered -= np.mean(filtered, axis=-1, keepdims=True)
+    reference, processed = filtered[:, 0], filtered[:, 1]  # (nmod, nbasis, nsamp)
+    reference_sum = np.sum(reference**2, axis=-1)
+    processed_sum = np.sum(processed**2, axis=-1)
+    xy = np.sum(reference * processed, axis=-1)
+    small = 1.0e-30
+    valid = (reference_sum >= small) & (processed_sum >= small)
+    cross = np.zeros_like(xy)
+    cross[valid] = np.abs(xy[valid]) / np.sqrt(reference_sum[valid] * processed_sum[valid])
+    return cross
 
 
 def _melcor9_noise(rng, shape, add_noise):
