@@ -36,7 +36,11 @@ what differs is how the work is organised:
   needs only the reference's segment levels (``segment_levels``); melcor9's
   cross-covariances only for the modulation filters and basis functions HAAQI sums;
 * the gammatone group delays at DC repeat scipy's ``group_delay`` arithmetic without
-  its per-call argument handling.
+  its per-call argument handling; melcor9's filter/basis convolutions are one batch of
+  FFTs, and of ave_covary2 only the IHC-sync value HAAQI reads is computed;
+* the multi-megabyte buffers (band rows, middle-ear output, gammatone lanes, aligner
+  blocks, input_align's rows and spectra) are a per-thread workspace kept between calls
+  (``_workspace``): fresh ones cost a page fault per 4 KB each call.
 
 The added threshold noise is drawn from the caller's generator in upstream order
 (reference bands, processed bands, then melcor9's two zero-weighted draws, which a
@@ -54,6 +58,7 @@ near-exact tie could move its argmax) and the vectorised ``log`` in ``_legacy_no
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 
 import numpy as np
@@ -65,6 +70,8 @@ from scipy.signal import butter, correlate, firwin
 
 from evaluators import _ear_kernels as k
 from evaluators import _legacy_normal as legacy_normal
+
+logger = logging.getLogger(__name__)
 
 NCHAN = 32
 FS = 24000.0
@@ -583,3 +590,28 @@ def _melcor9_noise(rng, shape, add_noise):
         legacy_normal.skip(rng, int(np.prod(shape)))
         return 0.0
     return rng.standard_normal(shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _fsync5():
+    """ave_covary2's IHC synchronisation weights per band (its steps) for its fifth
+    low-pass (3.5 kHz, order 5), the only one HAAQI reads."""
+    order = np.array([1, 3, 5, 5, 5, 5])
+    cutoff = 1000 * np.array([1.5, 2.0, 2.5, 3.0, 3.5, 4.0])
+    fc2p = np.atleast_2d(cutoff ** (2 * order)).repeat(NCHAN, axis=0).T
+    freq2p = _channel_constants()[0] ** (2 * np.atleast_2d(order).repeat(NCHAN, axis=0).T)
+    return np.sqrt(fc2p / (fc2p + freq2p))[4]
+
+
+def ihc_sync5(covariance, mean_square, threshold):
+    """eb.ave_covary2's ihc_sync_covariance[4] alone: the tiles' weighted mean without
+    the six (6, 32, segments) weight tensors upstream builds."""
+    signal_rms = np.sqrt(mean_square)
+    reference_mean = 20 * np.log10(np.sum(10 ** (signal_rms / 20), 0) / NCHAN)
+    index = np.flatnonzero(reference_mean > threshold)
+    if index.size <= 1:
+        logger.warning("Function AveCovary2: Ave signal below threshold, outputs set to 0.")
+        return 0.0
+    # a segment above threshold on average has a band above it: some weight is nonzero
+    weight = np.where(signal_rms[:, index] > threshold, _fsync5()[:, None], 0.0)
+    return np.sum(weight * covariance[:, index]) / np.sum(weight)

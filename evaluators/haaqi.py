@@ -140,8 +140,9 @@ def _combine(cepstral_high, covariance, mean_square, reference_sl, processed_sl,
              silence_threshold):
     """haaqi_v1's final stage: spectral features, IHC-sync covariance and the model."""
     dloud_stats, dnorm_stats, _ = eb.spectrum_diff(reference_sl, processed_sl)
-    _, ihc_sync_covariance = eb.ave_covary2(covariance, mean_square, silence_threshold)
-    sync5 = ihc_sync_covariance[4]
+    from evaluators import ear_model
+
+    sync5 = ear_model.ihc_sync5(covariance, mean_square, silence_threshold)
     d_loud = max(min(1.0 - dloud_stats[1] / 2.5, 1), 0)
     d_norm = max(min(1.0 - dnorm_stats[1] / 25, 1), 0)
     nonlinear = 0.754 * (cepstral_high**3) + 0.246 * sync5
