@@ -266,8 +266,9 @@ def _input_align(reference, processed):
     np.subtract(processed[::-1], np.mean(processed), out=rows[1, :n])
     rows[:, n:] = 0.0
     spectra = _workspace("input_align_spectra", (2, size // 2 + 1), complex)
-    spectrum = np.fft.rfft(rows[0], out=spectra[0])
-    spectrum *= np.fft.rfft(rows[1], out=spectra[1])
+    np.fft.rfft(rows, axis=-1, out=spectra)  # one call: fewer scratch allocations, faults
+    spectrum = spectra[0]
+    spectrum *= spectra[1]
     correlation = np.fft.irfft(spectrum, size, out=rows[0])[: 2 * n - 1]
     delay = n - int(np.argmax(np.abs(correlation, out=rows[1, : 2 * n - 1]))) - 1
     delay = int(np.rint(delay - 2 * FS / 1000.0))  # back up 2 ms for dispersion
