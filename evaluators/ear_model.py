@@ -47,12 +47,12 @@ The added threshold noise is drawn from the caller's generator in upstream order
 ``RandomState`` only skips past), so a ``RandomState`` seeded like ``np.random.seed``
 reproduces pyclarity's draws; it is drawn a band at a time (``_BandNoise``), never as
 one 2 x 32 x N array, by ``_legacy_normal`` (numba MT19937 and polar method, ~2 ns a
-draw, ~0.7 ns a skipped one). Scores then match
-pyclarity's to rounding: fused multiply-adds, reassociated sums, the gammatone lanes'
-carriers (started from cos/sin rather than rotated from sample 0), the OHC low-pass's
-stretches, ln/exp for log10/power (``_vecmath``'s within 1 ulp of numpy's), the IHC
-recursion's change of basis, the FFT sizes of the alignment correlation (only a
-near-exact tie could move its argmax) and the vectorised ``log`` in ``_legacy_normal``.
+draw, ~0.7 ns a skipped one). Scores then match pyclarity's to rounding: fused
+multiply-adds, reassociated sums, the gammatone lanes' carriers (started from cos/sin
+rather than rotated from sample 0), the OHC low-pass's stretches, ln/exp for
+log10/power (``_vecmath``'s within 1 ulp of numpy's), the IHC recursion's change of
+basis, the FFT sizes of the alignment correlation (only a near-exact tie could move its
+argmax), melcor9's FFT convolutions and the vectorised ``log`` in ``_legacy_normal``.
 """
 
 from __future__ import annotations
