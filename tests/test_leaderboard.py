@@ -29,3 +29,11 @@ def test_rank_mean_ci_breakdown_and_reducers(tmp_path):
     assert np.isnan(board.set_index("system").loc["mixture", "sdr"])
     plain = leaderboard.build(tmp_path, "avg_haaqi", ["sdr"])
     assert plain.set_index("system").loc["sep", "sdr"] == pytest.approx(3.0)
+
+
+def test_float_noise_does_not_break_a_tie(tmp_path):
+    _scores(tmp_path, "b", [{"avg_haaqi": 0.7}])
+    _scores(tmp_path, "a", [{"avg_haaqi": 0.7 + 1e-16 * 2}])
+    _scores(tmp_path, "c", [{"avg_haaqi": 0.5}])
+    board = leaderboard.build(tmp_path, "avg_haaqi")
+    assert list(board["system"]) == ["a", "b", "c"] and list(board["rank"]) == [1, 1, 3]
