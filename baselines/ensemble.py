@@ -25,7 +25,7 @@ Weights (option ``weights``):
   candidates, the seed and uniform weights and each member alone, by the task's own score on
   the fitting songs (CAD2 task 2: HAAQI of the rebalanced, hearing-aided remix for up to
   ``learn.select_pairs`` = 2 scene-listener pairs per song and the first
-  ``learn.select_songs`` = 24 fitting songs, via ``task.score_separation``);
+  ``learn.select_songs`` = 24 fitting songs, via ``task.score_separations``);
   the best one is kept, a tie keeping the fit, and every candidate's score is recorded. NNLS
   minimises waveform error, which HAAQI does not reward in full: on the demo the fit raised
   the SDR above every member's but not the HAAQI. ``none`` keeps the fit.
@@ -347,8 +347,8 @@ class Ensemble:
         if self.learn["select"] != "task_score":
             raise ValueError(f"learn.select must be task_score or none, not {self.learn['select']!r}")
         task = ctx.extras.get("task")
-        if not hasattr(task, "score_separation"):
-            return {"chosen": "fitted", "reason": "the task offers no score_separation"}
+        if not hasattr(task, "score_separations"):
+            return {"chosen": "fitted", "reason": "the task offers no score_separations"}
         candidates = {"fitted": fitted, **self._simple_candidates()}
         split = "valid" if self.learn["split"] == "valid" else "train"
         totals = dict.fromkeys(candidates, 0.0)
@@ -358,11 +358,12 @@ class Ensemble:
             mixture = np.asarray(dataset.load_track(song.mixture), dtype=np.float32)
             instruments = song_instruments(song)
             outputs = {m: s.separate(mixture, instruments) for m, s in self.members.items()}
-            for label, weights in candidates.items():
-                stems = self._combine(mixture, instruments, weights, outputs)
-                scores = task.score_separation(split, name, stems, int(self.learn["select_pairs"]))
-                totals[label] += sum(scores)
-                pairs += len(scores) if label == "fitted" else 0
+            separations = {label: self._combine(mixture, instruments, weights, outputs)
+                           for label, weights in candidates.items()}
+            scores = task.score_separations(split, name, separations, int(self.learn["select_pairs"]))
+            for label, values in scores.items():
+                totals[label] += sum(values)
+            pairs += len(scores["fitted"])
         if not pairs:
             return {"chosen": "fitted", "reason": f"no scene of the {split} split uses a fitting song"}
         means = {label: total / pairs for label, total in totals.items()}

@@ -19,8 +19,9 @@ Options (the system's config section ``systems.<name>``; every one has a default
 ``segment``/``overlap`` chunked inference, seconds (official: 6.0 / 0.1).
 ``add_residual``      0.1: this fraction of the estimated accompaniment is added to each target
                       (the official baseline's setting).
-``mixture_consistency`` true (used when ``wiener`` is false): what the estimates leave of the mixture (mixture minus their sum)
-                      is shared equally among the requested stems, so the stems sum to the
+``mixture_consistency`` true (used when ``wiener`` is false): what the estimates leave of
+                      the mixture (mixture minus their sum) is shared equally among the
+                      requested stems, so the stems sum to the
                       mixture (Wisdom et al., ICASSP 2019). A remix with equal gains is then
                       the mixture itself, and separation errors reach the remix only in
                       proportion to how much the scene's gains differ.
@@ -58,8 +59,8 @@ import torch
 
 from baselines.arunet import ARUNet, ARUNetConfig
 from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
-from baselines.postfilter import wiener
 from baselines.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.postfilter import wiener
 from baselines.training import (
     SegmentSampler,
     TrainConfig,

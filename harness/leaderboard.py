@@ -51,10 +51,9 @@ def build(exp_task_dir: Path, primary: str, extra: list[str] = (), breakdown: st
     if board.empty:
         return board
     # ranks from values rounded to 1e-9: float noise in the last bits must not break a tie
-    key = board[primary].round(9)
-    board = board.assign(_key=key).sort_values(["_key", "system"], ascending=[lower_is_better, True],
-                                               na_position="last").drop(columns="_key").reset_index(drop=True)
-    board.insert(0, "rank", board[primary].round(9).rank(ascending=lower_is_better, method="min").astype("Int64"))
+    board["_key"] = board[primary].round(9)
+    board = board.sort_values(["_key", "system"], ascending=[lower_is_better, True], na_position="last").reset_index(drop=True)
+    board.insert(0, "rank", board.pop("_key").rank(ascending=lower_is_better, method="min").astype("Int64"))
     return board
 
 

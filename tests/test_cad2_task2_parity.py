@@ -127,7 +127,7 @@ def test_reference_is_cropped_to_the_scene_segment(tiny_demo, tmp_path):
     assert mixture.shape[0] == int(round(song.mixture.duration * 44100))
 
 
-def test_score_separation_is_enhance_then_evaluate(tiny_demo, tmp_path):
+def test_score_separations_is_enhance_then_evaluate(tiny_demo, tmp_path):
     """The in-memory score a system uses to choose between separations (the learned ensemble)
     is the item's score without the 16-bit, 32 kHz file in between."""
     recipe = select("cad2", "task2")[0]
@@ -148,14 +148,14 @@ def test_score_separation_is_enhance_then_evaluate(tiny_demo, tmp_path):
     out_dir = tmp_path / "enhanced"
     enhanced = task.enhance(item, Fixed(), out_dir)
     scored = task.evaluate(item, out_dir, enhanced)["avg_haaqi"]
-    (in_memory,) = task.score_separation("valid", song.name, stems, max_pairs=1)
+    (in_memory,) = task.score_separations("valid", song.name, {"fixed": stems}, max_pairs=1)["fixed"]
     assert in_memory == pytest.approx(scored, abs=5e-4)  # measured 5e-5
-    assert task.score_separation("valid", "no such song", stems) == []
+    assert task.score_separations("valid", "no such song", {"fixed": stems}) == {"fixed": []}
 
 
-def test_score_separation_without_scenes_for_the_split(demo_copy, tmp_path):
+def test_score_separations_without_scenes_for_the_split(demo_copy, tmp_path):
     (demo_copy / "metadata" / "scenes.train.json").unlink()
     recipe = select("cad2", "task2")[0]
     task = make_task(recipe, load_config(recipe, [f"path.exp_root={tmp_path}"], str(demo_copy)))
     song = next(iter(task.dataset("train").songs))
-    assert task.score_separation("train", song, {}) == []
+    assert task.score_separations("train", song, {"any": {}}) == {"any": []}

@@ -192,11 +192,14 @@ class ScoringTask:
     def __init__(self, prefer):
         self.prefer, self.calls, self.data = prefer, 0, MemberDefinedDataset()
 
-    def score_separation(self, split, song_name, stems, max_pairs=None):
-        self.calls += 1
+    def score_separations(self, split, song_name, separations, max_pairs=None):
+        self.calls += len(separations)
         mixture = self.data.mixture(self.data.songs[song_name])
-        error = 0.0 if self.prefer is None else float(np.mean((stems["Violin"] - self.prefer(mixture)) ** 2))
-        return [-error] * min(2, max_pairs or 2)
+        scores = {}
+        for label, stems in separations.items():
+            error = 0.0 if self.prefer is None else float(np.mean((stems["Violin"] - self.prefer(mixture)) ** 2))
+            scores[label] = [-error] * min(2, max_pairs or 2)
+        return scores
 
 
 def _selected(tmp_path, prefer, **learn):
@@ -236,7 +239,7 @@ def test_selection_ties_keep_the_fit_and_none_skips_it(tmp_path):
     ctx = fake_ctx(tmp_path / "no_task")
     ensemble.prepare(ctx)
     stored = json.loads((ctx.checkpoint_dir / "ensemble" / "learned_weights.json").read_text())
-    assert stored["selection"]["chosen"] == "fitted" and "score_separation" in stored["selection"]["reason"]
+    assert stored["selection"]["chosen"] == "fitted" and "score_separations" in stored["selection"]["reason"]
 
 
 def test_members_are_cached_and_zero_weights_skipped(tmp_path):

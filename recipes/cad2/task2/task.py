@@ -196,27 +196,28 @@ class Cad2Task2(SceneListenerTask):
         scores = self._haaqi(processed, int(self.cfg.remix_sample_rate), ref_mixture, reference, listener, item.fields["scene"])
         return {**item.fields, **scores, "family": enhanced.get("family"), "sdr": enhanced.get("sdr")}
 
-    def score_separation(self, split: str, song_name: str, stems: dict, max_pairs: int | None = None) -> list[float]:
-        """Average HAAQI of `stems` (a separation of the song's scored segment) for the split's
-        (scene, listener) pairs of that song, at most `max_pairs` of them, each scored as
-        enhance + evaluate would (without the 16-bit 32 kHz file in between). Lets a system
-        choose between candidate separations of songs it did not train on by the task's own
-        score; [] when the split has no scene for the song (or no scene files at all)."""
+    def score_separations(self, split: str, song_name: str, separations: dict[str, dict],
+                          max_pairs: int | None = None) -> dict[str, list[float]]:
+        """HAAQI (mean of the ears) of each candidate separation of a song (label -> stems of the
+        song's scored segment) for the split's (scene, listener) pairs of that song, at most
+        `max_pairs` of them, each scored as enhance + evaluate would (without the 16-bit 32 kHz
+        file in between); each pair's reference is made once for all candidates. Lets a system
+        choose between separations of songs it did not train on by the task's own score; empty
+        lists when the split has no scene for the song (or no scene files at all)."""
+        scores: dict[str, list[float]] = {label: [] for label in separations}
         if not (self._scenes_file(split).is_file() and self.meta(f"scene_listeners.{split}.json").is_file()):
-            return []
+            return scores
         scenes = self._load("scenes", split)
         ds = self.dataset(split)
-        scores = []
-        for scene_id, listener_id in self.scene_listener_pairs(split, scenes, self._scenes_file(split)):
-            if scenes[scene_id]["music"] != song_name:
-                continue
-            if max_pairs is not None and len(scores) >= max_pairs:
-                break
+        rate = int(self.cfg.input_sample_rate)
+        pairs = [pair for pair in self.scene_listener_pairs(split, scenes, self._scenes_file(split))
+                 if scenes[pair[0]]["music"] == song_name]
+        for scene_id, listener_id in pairs[:max_pairs]:
             song, listener, gains = self._scene_context(split, scene_id, listener_id)
-            processed = self._rebalanced(stems, song, listener, gains)
             ref_mixture, reference = self._reference(ds, song, listener, gains, scene_id)
-            rate = int(self.cfg.input_sample_rate)
-            scores.append(self._haaqi(processed, rate, ref_mixture, reference, listener, scene_id)["avg_haaqi"])
+            for label, stems in separations.items():
+                processed = self._rebalanced(stems, song, listener, gains)
+                scores[label].append(self._haaqi(processed, rate, ref_mixture, reference, listener, scene_id)["avg_haaqi"])
         return scores
 
     def summary_columns(self) -> list[str]:
