@@ -19,7 +19,7 @@ def test_huge_page_empty_gives_a_writable_array_of_the_size_asked(size, dtype):
     assert array.shape == (size,) and array.dtype == np.dtype(dtype)
     array[:] = 1.0
     assert array.sum() == size
-    if size * array.itemsize >= ear_model._HUGE_PAGE and ear_model._madvise() is not None:
+    if size * array.itemsize >= ear_model._HUGE_PAGE_FROM and ear_model._madvise() is not None:
         assert array.ctypes.data % ear_model._HUGE_PAGE == 0
 
 
