@@ -55,6 +55,28 @@ def middle_ear(x, b_lp, a_lp, b_hp, a_hp, out):
     return out
 
 
+@njit(cache=True, fastmath={"contract"})
+def fir_ahead(x, taps, out):
+    """out[i] = sum_k taps[k] x[i + k], x zero past its end: np.convolve(x, taps[::-1])
+    from its (len(taps) - 1)-th output on, as NAL-R is applied (1.5 x numpy's direct
+    convolution). Works on output blocks that stay in L1, a tap at a time, so the
+    products vectorise; sums run in another order than numpy's (rounding only)."""
+    n, nx, m = out.shape[0], x.shape[0], taps.shape[0]
+    for start in range(0, n, 512):
+        stop = min(start + 512, n)
+        block = out[start:stop]
+        block[:] = 0.0
+        for j in range(m):
+            hi = min(stop, nx - j)
+            if hi <= start:
+                break  # past x's end for this tap and all later ones
+            c = taps[j]
+            source = x[start + j:hi + j]
+            for i in range(hi - start):
+                block[i] += c * source[i]
+    return out
+
+
 @njit(cache=True)
 def lanes_input(x, pad, out):
     """The rows of `x` cut into LANES stretches of span = ceil(N / LANES) samples, each

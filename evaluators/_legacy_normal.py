@@ -10,6 +10,8 @@ as numpy's; a value can differ from numpy's in the last bit only where numpy's v
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit
 
@@ -122,25 +124,33 @@ def _pairs_to_normals(x1, x2, r2, f, out, nsecond):
 
 
 _CHUNK = 1 << 15  # pairs per pass: buffers stay in cache
+_SCRATCH = threading.local()
+
+
+def _scratch():
+    """This thread's pair buffers (x1, x2, r2 with _CHUNK + 1 entries, f with _CHUNK),
+    shared by its streams (a draw uses them only while it runs) and kept between calls:
+    fresh ones cost ~1 MB of page faults each time."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = (*(np.empty(_CHUNK + 1) for _ in range(3)),
+                                      np.empty(_CHUNK))
+    return buffers
 
 
 class Stream:
     """A RandomState's normal stream held as numba's words between draws: the state
-    goes through ``get_state``/``set_state`` (an array copy each way) and the pair
-    buffers are allocated (page faults) once, not every call."""
+    goes through ``get_state``/``set_state`` (an array copy each way) once, not every
+    draw."""
 
     def __init__(self, state: np.random.RandomState):
         _, key, self.pos, self.has_gauss, self.cached = state.get_state()
         self.mt = key.astype(np.uint32)
-        self.x1, self.x2, self.r2 = (np.empty(_CHUNK + 1) for _ in range(3))
-        self.f = np.empty(_CHUNK)
 
     def copy(self) -> Stream:
         other = Stream.__new__(Stream)
         other.__dict__.update(self.__dict__)
         other.mt = self.mt.copy()
-        other.x1, other.x2, other.r2 = (np.empty(_CHUNK + 1) for _ in range(3))
-        other.f = np.empty(_CHUNK)
         return other
 
     def store(self, state: np.random.RandomState) -> None:
@@ -156,7 +166,7 @@ class Stream:
             start = 1
             self.has_gauss, self.cached = 0, 0.0
         npairs = (total - start + 1) // 2
-        x1, x2, r2, f = self.x1, self.x2, self.r2, self.f
+        x1, x2, r2, f = _scratch()
         for first in range(0, npairs, _CHUNK):
             count = min(_CHUNK, npairs - first)
             self.pos = _uniform_pairs(self.mt, self.pos, count, x1, x2, r2, out is not None)

@@ -25,7 +25,8 @@ what differs is how the work is organised:
   made upstream super-linear in the length;
 * ``input_align``'s full-length correlation runs through numpy's FFT at the length
   scipy's ``correlate`` picks (the same transforms, so the same values) without
-  fftconvolve's argument handling and copies;
+  fftconvolve's argument handling and copies; its shift and pruning, and NAL-R (a
+  blocked numba FIR, ``fir_ahead``), write straight into the ear model's input rows;
 * each band is finished (aligned, adapted, smoothed, covaried) as soon as it is computed,
   so no 32 x N matrices are kept. The group-delay correction needs the largest delay over
   bands first; only a few low bands can hold it (``_delay_candidates``), so just their
@@ -39,8 +40,9 @@ what differs is how the work is organised:
   its per-call argument handling; melcor9's filter/basis convolutions are one batch of
   FFTs, and of ave_covary2 only the IHC-sync value HAAQI reads is computed;
 * the multi-megabyte buffers (band rows, middle-ear output, gammatone lanes, aligner
-  blocks, input_align's rows and spectra) are a per-thread workspace kept between calls
-  (``_workspace``): fresh ones cost a page fault per 4 KB each call.
+  blocks, input_align's rows and spectra, noise rows) are a per-thread workspace kept
+  between calls (``_workspace``), on transparent huge pages: fresh ones cost a page
+  fault per 4 KB each call, and 4 KB pages a TLB miss per page touched.
 
 The added threshold noise is drawn from the caller's generator in upstream order
 (reference bands, processed bands, then melcor9's two zero-weighted draws, which a
@@ -50,9 +52,10 @@ one 2 x 32 x N array, by ``_legacy_normal`` (numba MT19937 and polar method, ~2 
 draw, ~0.7 ns a skipped one). Scores then match pyclarity's to rounding: fused
 multiply-adds, reassociated sums, the gammatone lanes' carriers (started from cos/sin
 rather than rotated from sample 0), the OHC low-pass's stretches, ln/exp for
-log10/power (``_vecmath``'s within 1 ulp of numpy's), the IHC recursion's change of
-basis, the FFT sizes of the alignment correlation (only a near-exact tie could move its
-argmax), melcor9's FFT convolutions and the vectorised ``log`` in ``_legacy_normal``.
+log10/power (``_vecmath``'s within 1 ulp of numpy's), the NAL-R FIR's order of sums,
+the IHC recursion's change of basis, the FFT sizes of the alignment correlation (only
+a near-exact tie could move its argmax), melcor9's FFT convolutions and the vectorised
+``log`` in ``_legacy_normal``.
 """
 
 from __future__ import annotations
@@ -301,10 +304,15 @@ class _Aligner:
 
 
 def _input_align(reference, processed):
-    """eb.input_align with its correlation done as scipy's ``correlate`` does it (rfft of
-    both at next_fast_len(2n - 1), product, irfft), but through numpy's FFT directly:
-    the same transforms (pocketfft, same length), so the same values, without
-    fftconvolve's argument handling and copies (-20 % at 10 s)."""
+    """eb.input_align as (delay, first, last): the processed signal's shift (processed
+    sample t + delay goes to t, zeros from outside the signal) and the reference's span
+    without its leading and trailing near-zeros, applied by ``preprocess`` as it fills
+    its rows (upstream's concatenations and index arrays cost page faults).
+
+    The correlation is done as scipy's ``correlate`` does it (rfft of both at
+    next_fast_len(2n - 1), product, irfft), but through numpy's FFT directly: the same
+    transforms (pocketfft, same length), so the same values, without fftconvolve's
+    argument handling and copies (-20 % at 10 s)."""
     n = len(reference)
     size = next_fast_len(2 * n - 1, real=True)
     rows = _workspace("input_align", (2, size))  # zero-padded, as rfft(x, size) pads
@@ -318,15 +326,18 @@ def _input_align(reference, processed):
     correlation = np.fft.irfft(spectrum, size, out=rows[0])[: 2 * n - 1]
     delay = n - int(np.argmax(np.abs(correlation, out=rows[1, : 2 * n - 1]))) - 1
     delay = int(np.rint(delay - 2 * FS / 1000.0))  # back up 2 ms for dispersion
-    if delay > 0:
-        processed = np.concatenate((processed[delay:], np.zeros(delay)))
-    else:
-        processed = np.concatenate((np.zeros(-delay), processed[: n + delay]))
-    # prune the reference's leading and trailing near-zeros
-    reference_abs = np.abs(reference)
-    above = np.where(reference_abs > 0.001 * np.max(reference_abs))[0]
-    first, last = above[0], min(above[-1], n)
-    return reference[first: last + 1], processed[first: last + 1]
+    reference_abs = np.abs(reference, out=rows[0, :n])
+    above = reference_abs > 0.001 * np.max(reference_abs)
+    first, last = int(np.argmax(above)), n - 1 - int(np.argmax(above[::-1]))
+    return delay, first, last
+
+
+def _shifted(processed, start, out):
+    """out[i] = processed[start + i], zero outside the signal."""
+    lo, hi = min(max(-start, 0), len(out)), max(min(len(processed) - start, len(out)), 0)
+    out[:lo] = 0.0
+    out[lo:max(hi, lo)] = processed[start + lo:start + max(hi, lo)]
+    out[max(hi, lo):] = 0.0
 
 
 def preprocess(reference, reference_freq, processed, processed_freq, levels, itype):
@@ -334,13 +345,17 @@ def preprocess(reference, reference_freq, processed, processed_freq, levels, ity
     reference_24, _ = eb.resample_24khz(reference, reference_freq)
     processed_24, _ = eb.resample_24khz(processed, processed_freq)
     nmin = min(len(reference_24), len(processed_24))
-    reference_24, processed_24 = _input_align(reference_24[:nmin], processed_24[:nmin])
-    nsamp = len(reference_24)
-    if itype == 1:
-        reference_24 = np.convolve(reference_24, _nalr_fir(levels))[140: 140 + nsamp]
-    me_lp, me_hp, _, _, _ = _filters()
+    reference_24, processed_24 = reference_24[:nmin], processed_24[:nmin]
+    delay, first, last = _input_align(reference_24, processed_24)
+    nsamp = last + 1 - first
     rows = _workspace("ear_input", (2, nsamp))
-    rows[0], rows[1] = reference_24, processed_24
+    if itype == 1:  # np.convolve(reference, fir)[140: 140 + nsamp]
+        k.fir_ahead(reference_24[first:last + 1], np.ascontiguousarray(_nalr_fir(levels)[::-1]),
+                    rows[0])
+    else:
+        rows[0] = reference_24[first:last + 1]
+    _shifted(processed_24, first + delay, rows[1])
+    me_lp, me_hp, _, _, _ = _filters()
     return k.middle_ear(rows, *me_lp, *me_hp, _workspace("mid", (2, nsamp)))
 
 
