@@ -678,34 +678,3 @@ def segment_levels(x, window, win_sum2, half_sum2):
         ms[n] = _segment_ms(x, n * nhalf, window, 0, nwin, win_sum2)
     ms[nseg - 1] = _segment_ms(x, (nseg - 1) * nhalf, window, 0, nhalf, half_sum2)
     return ms * 2.0
-
-
-@njit(cache=True)
-def align_blocks(reference, output, first, block, lags, reference_rows, output_rows):
-    """Rows for the aligner's block FFTs, from block `first` on: reference[b * block:
-    (b + 1) * block] zero-padded, and output[b * block - lags:][:size] (zero outside the
-    signal)."""
-    npts = reference.shape[0]
-    size = reference_rows.shape[1]
-    for i in range(reference_rows.shape[0]):
-        start = (first + i) * block
-        n = min(block, npts - start)
-        row = reference_rows[i]
-        row[:n] = reference[start:start + n]
-        row[n:] = 0.0
-        row = output_rows[i]
-        lo = start - lags
-        a = max(lo, 0)
-        e = min(lo + size, npts)
-        row[:a - lo] = 0.0
-        row[a - lo:e - lo] = output[a:e]
-        row[e - lo:] = 0.0
-
-
-@njit(cache=True)
-def add_cross_spectra(total, ref_spec, out_spec):
-    """total += sum over blocks (axis 0) of conj(ref_spec) * out_spec."""
-    nblock, nfreq = ref_spec.shape
-    for b in range(nblock):
-        for f in range(nfreq):
-            total[f] += ref_spec[b, f].conjugate() * out_spec[b, f]

@@ -12,17 +12,19 @@ what differs is how the work is organised:
   by side, the gammatone on 16 stretches of the signal at once (AVX-512 lanes, their
   outputs put back in signal order by 8 x 8 shuffle transposes, ``_simd``), the OHC
   gain low-pass on 8 stretches of each block plus a start-state correction, and the
-  segment sums vectorised (bm_covary's lag search seven lags at a time). The IHC adaptation's 2 x 2 update runs in its eigenbasis
-  (two decoupled first-order recursions, shorter dependency chains);
+  segment sums vectorised (bm_covary's lag search seven lags at a time). The IHC
+  adaptation's 2 x 2 update runs in its eigenbasis (two decoupled first-order
+  recursions, shorter dependency chains);
 * log10/power(10, .) steps are natural log and exp, and the OHC compression (clamp, log,
   gain, exp, low-pass, scaling of the envelope and BM) is one kernel working 2048 samples
   at a time with ``_vecmath``'s vectorised ln/exp (numba's are scalar libm calls); the
   control path's envelopes are only logged and averaged, so they stay squared (no square
   roots); ``sl_ihc`` takes the envelope's log for the dB SL the same way, a block at a
   time;
-* ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs, 8
-  blocks at a time through small buffers) instead of a full-length correlation, which
-  made upstream super-linear in the length;
+* ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs)
+  instead of a full-length correlation, which made upstream super-linear in the length;
+  the blocks go 8 at a time through ``_batch_fft``, a radix-4 real FFT vectorised across
+  blocks (2.5x pocketfft a row), which sums their cross spectra lane by lane;
 * ``input_align``'s full-length correlation runs through numpy's FFT at the length
   scipy's ``correlate`` picks (the same transforms, so the same values) without
   fftconvolve's argument handling and copies; its shift and pruning, and NAL-R (a
@@ -53,9 +55,9 @@ draw, ~0.7 ns a skipped one). Scores then match pyclarity's to rounding: fused
 multiply-adds, reassociated sums, the gammatone lanes' carriers (started from cos/sin
 rather than rotated from sample 0), the OHC low-pass's stretches, ln/exp for
 log10/power (``_vecmath``'s within 1 ulp of numpy's), the NAL-R FIR's order of sums,
-the IHC recursion's change of basis, the FFT sizes of the alignment correlation (only
-a near-exact tie could move its argmax), melcor9's FFT convolutions and the vectorised
-``log`` in ``_legacy_normal``.
+the IHC recursion's change of basis, the alignment correlation's FFTs (another size
+and algorithm than scipy's: only a near-exact tie could move its argmax), melcor9's FFT
+convolutions and the vectorised ``log`` in ``_legacy_normal``.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ from clarity.utils.audiogram import Audiogram
 from scipy.fft import next_fast_len
 from scipy.signal import butter, correlate, firwin
 
+from evaluators import _batch_fft
 from evaluators import _ear_kernels as k
 from evaluators import _legacy_normal as legacy_normal
 
@@ -261,43 +264,55 @@ class _Aligner:
     blocks of the reference against zero-padded stretches of the output, cross spectra
     summed over blocks. Search order and tie-breaking follow upstream (first maximum from
     d = lags - 1 down; with fewer than `lags` samples the window has 2 * npts - 1 lags).
-    The blocks go through the FFTs _CHUNK at a time (numpy's pocketfft vectorises over 4
-    rows), copied into small buffers, so no signal-sized block arrays or spectra go
-    through memory (at 30 s they did, -18 % a call). The buffers are kept for the next
-    band and call (``_workspace``): fresh ones would page-fault every time.
+    The blocks go through ``_batch_fft`` 8 at a time (one lane each, time-major: ~2.5x
+    pocketfft's speed a row), which adds their cross spectra per lane without writing
+    the spectra out; the batch buffers are kept for the next band and call
+    (``_workspace``): fresh ones would page-fault every time.
     """
-
-    # 4 blocks (2.6 MB of rows and spectra) rather than 8: a smaller footprint between the
-    # band kernels, -5 ms a 10 s call in the pipeline though not in isolation
-    _CHUNK = 4
 
     def __init__(self, npts, lags):
         self.npts, self.lags = npts, lags
-        span = 2 * lags
-        # 20480 = 2^12 * 5: the least FFT time per useful output sample measured (-8 % a
-        # call against 16384: more of each block is output, pocketfft is as fast on it)
-        size = 20480 if npts > 16384 else 1 << int(np.ceil(np.log2(npts + span)))
-        self.size, self.block = size, size - span + 1
+        self.size = size = self._size(npts, lags)
+        self.block = size - 2 * lags + 1
         self.nblock = -(-npts // self.block)
-        chunk = min(self._CHUNK, self.nblock)
-        self.reference = _workspace("align_reference", (chunk, size))
-        self.output = _workspace("align_output", (chunk, size))
-        self.reference_spec = _workspace("align_reference_spec", (chunk, size // 2 + 1),
-                                         complex)
-        self.output_spec = _workspace("align_output_spec", (chunk, size // 2 + 1), complex)
+        self.plan = _batch_fft.plan(size)
+        rows = _batch_fft.ROWS
+        self.reference = _workspace("align_reference", (size, rows))
+        self.output = _workspace("align_output", (size, rows))
+        self.acc = _workspace("align_lanes", (size // 2 + 1, 2 * rows))
         self.cross = _workspace("align_cross", (size // 2 + 1,), complex)
 
+    @staticmethod
+    def _size(npts, lags):
+        """The power-of-two block transform size with the least work for the signal:
+        batches of 8 blocks times size log size (a few points' worth per batch for the
+        copies and the spectra's products)."""
+        best = None
+        for power in range(max(4, int(np.ceil(np.log2(2 * lags)))), 18):
+            size = 1 << power
+            block = size - 2 * lags + 1
+            if block < 1:
+                continue
+            batches = -(-(-(-npts // block)) // _batch_fft.ROWS)
+            cost = batches * size * (power + 4)
+            if best is None or cost < best[0]:
+                best = (cost, size)
+        return best[1]
+
     def delay(self, reference, output):
-        lags, chunk = self.lags, self.reference.shape[0]
-        self.cross[:] = 0.0
-        for first in range(0, self.nblock, chunk):
-            count = min(chunk, self.nblock - first)
-            k.align_blocks(reference, output, first, self.block, lags, self.reference[:count],
-                           self.output[:count])
-            np.fft.rfft(self.reference[:count], axis=-1, out=self.reference_spec[:count])
-            np.fft.rfft(self.output[:count], axis=-1, out=self.output_spec[:count])
-            k.add_cross_spectra(self.cross, self.reference_spec[:count],
-                                self.output_spec[:count])
+        lags, block, rows = self.lags, self.block, _batch_fft.ROWS
+        radices, sizes, offsets, tw_re, tw_im, permutation, w_re, w_im = self.plan
+        self.acc[:] = 0.0
+        for first in range(0, self.nblock, rows):
+            count = min(rows, self.nblock - first)
+            _batch_fft.fill(reference, first * block, block, count, block, self.reference)
+            _batch_fft.fill(output, first * block - lags, block, count, self.size,
+                            self.output)
+            _batch_fft.packed_fft(self.reference, radices, sizes, offsets, tw_re, tw_im)
+            _batch_fft.packed_fft(self.output, radices, sizes, offsets, tw_re, tw_im)
+            _batch_fft.add_cross_spectra(self.reference, self.output, permutation, w_re,
+                                         w_im, self.acc)
+        _batch_fft.lane_sums(self.acc, self.cross)
         corr = np.fft.irfft(self.cross, n=self.size)[: 2 * lags]  # corr[d + lags]
         window = corr[::-1][: min(2 * lags, 2 * self.npts - 1)]  # location 0 <-> d = lags - 1
         return lags - int(np.argmax(window)) - 1
