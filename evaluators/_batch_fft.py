@@ -137,7 +137,7 @@ def _cross_pair(typingctx, reference, output, acc, k, position, mirror, wr, wi):
     """acc[k] += conj(R[k]) O[k] per lane, R and O the real spectra of the packed
     transforms `reference` and `output` (Z[k] at `position`, Z[M - k] at `mirror`):
     X[k] = E + W^k D, E = (Z[k] + conj Z[M-k]) / 2, D = -i (Z[k] - conj Z[M-k]) / 2,
-    W^k = wr + i wi. acc is (M + 1, 2, 8) like the transforms."""
+    W^k = wr + i wi. acc is (M + 1, 16), laid out like the transforms' elements."""
     if not (_check(reference) and _check(output) and _check(acc)):
         return None
     sig = types.void(reference, output, acc, types.intp, types.intp, types.intp,
@@ -231,8 +231,9 @@ def packed_fft(x, radices, sizes, offsets, tw_re, tw_im):
 
 @njit(cache=True)
 def add_cross_spectra(reference, output, permutation, w_re, w_im, acc):
-    """acc (M + 1, 2, 8) += conj(R_b[k]) O_b[k] per lane b, k = 0..M, from the packed
-    transforms of the reference blocks and output stretches."""
+    """acc[k] += conj(R_b[k]) O_b[k] per lane b, k = 0..M, from the packed transforms
+    of the reference blocks and output stretches; acc is (M + 1, 16), each row the 8
+    lanes' real parts then their imaginary parts."""
     m = permutation.shape[0]
     for k in range(m // 2 + 1):  # k and m - k read the same two elements: once from memory
         position = permutation[k]
@@ -241,20 +242,6 @@ def add_cross_spectra(reference, output, permutation, w_re, w_im, acc):
         if m - k != k:
             _cross_pair(reference, output, acc, m - k, mirror, position, w_re[m - k],
                         w_im[m - k])
-
-
-def rfft_rows(rows):
-    """The real FFTs of (8, size) `rows` through the packed transform (for tests)."""
-    size = rows.shape[1]
-    radices, sizes, offsets, tw_re, tw_im, permutation, w_re, w_im = plan(size)
-    x = np.ascontiguousarray(rows.T)
-    packed_fft(x, radices, sizes, offsets, tw_re, tw_im)
-    z = x.reshape(size // 2, 2, ROWS)
-    z = (z[:, 0] + 1j * z[:, 1])[permutation]  # (M, 8), natural order
-    k = np.arange(size // 2 + 1)
-    zk, zm = z[k % (size // 2)], np.conj(z[(size // 2 - k) % (size // 2)])
-    w = (w_re + 1j * w_im)[:, None]
-    return (0.5 * (zk + zm) + w * (-0.5j) * (zk - zm)).T
 
 
 @njit(cache=True)
@@ -279,7 +266,7 @@ def fill(signal, start, step, count, limit, x):
 
 @njit(cache=True)
 def lane_sums(acc, out):
-    """out[k] = the sum over lanes of acc[k] (M + 1, 2, 8), as complex numbers."""
+    """out[k] = the sum over lanes of acc[k] (see ``add_cross_spectra``), as complex."""
     for k in range(out.shape[0]):
         re = 0.0
         im = 0.0

@@ -24,7 +24,8 @@ what differs is how the work is organised:
 * ``envelope_align`` computes only the +-100 ms of lags it searches (block FFTs)
   instead of a full-length correlation, which made upstream super-linear in the length;
   the blocks go 8 at a time through ``_batch_fft``, a radix-4 real FFT vectorised across
-  blocks (2.5x pocketfft a row), which sums their cross spectra lane by lane;
+  blocks (~8 us a 16384-point row, pocketfft ~30), which sums their cross spectra lane
+  by lane (an alignment at 10 s: 0.8 ms, with pocketfft 1.7);
 * ``input_align``'s full-length correlation runs through numpy's FFT at the length
   scipy's ``correlate`` picks (the same transforms, so the same values) without
   fftconvolve's argument handling and copies; its shift and pruning, and NAL-R (a
@@ -143,7 +144,7 @@ def _workspace(name, shape, dtype=float):
 
 
 def release_workspace():
-    """Free this thread's workspace (~150 MiB after a 30 s signal); the next call
+    """Free this thread's workspace (~210 MiB after a 30 s signal); the next call
     allocates it again."""
     _WORKSPACE.__dict__.clear()
 
@@ -264,10 +265,11 @@ class _Aligner:
     blocks of the reference against zero-padded stretches of the output, cross spectra
     summed over blocks. Search order and tie-breaking follow upstream (first maximum from
     d = lags - 1 down; with fewer than `lags` samples the window has 2 * npts - 1 lags).
-    The blocks go through ``_batch_fft`` 8 at a time (one lane each, time-major: ~2.5x
-    pocketfft's speed a row), which adds their cross spectra per lane without writing
-    the spectra out; the batch buffers are kept for the next band and call
-    (``_workspace``): fresh ones would page-fault every time.
+    The blocks go through ``_batch_fft`` 8 at a time (one lane each, time-major), which
+    adds their cross spectra per lane without writing the spectra out; the transform
+    size is the power of two with the least work for the signal (``_size``). The batch
+    buffers are kept for the next band and call (``_workspace``): fresh ones would
+    page-fault every time.
     """
 
     def __init__(self, npts, lags):

@@ -10,11 +10,25 @@ from evaluators import _batch_fft as batch_fft
 from evaluators import ear_model
 
 
+def _rfft_rows(rows):
+    """The real FFTs of (8, size) rows from the packed transform, unscrambled."""
+    size = rows.shape[1]
+    radices, sizes, offsets, tw_re, tw_im, permutation, w_re, w_im = batch_fft.plan(size)
+    x = np.ascontiguousarray(rows.T)
+    batch_fft.packed_fft(x, radices, sizes, offsets, tw_re, tw_im)
+    z = x.reshape(size // 2, 2, batch_fft.ROWS)
+    z = (z[:, 0] + 1j * z[:, 1])[permutation]  # (size / 2, 8), natural order
+    k = np.arange(size // 2 + 1)
+    zk, zm = z[k % (size // 2)], np.conj(z[(size // 2 - k) % (size // 2)])
+    w = (w_re + 1j * w_im)[:, None]
+    return (0.5 * (zk + zm) - 0.5j * w * (zk - zm)).T
+
+
 @pytest.mark.parametrize("size", [16, 32, 64, 2048, 16384])
 def test_packed_transform_is_numpy_rfft(size):
     rows = np.random.default_rng(size).standard_normal((batch_fft.ROWS, size))
     expected = np.fft.rfft(rows, axis=1)
-    np.testing.assert_allclose(batch_fft.rfft_rows(rows), expected, rtol=0,
+    np.testing.assert_allclose(_rfft_rows(rows), expected, rtol=0,
                                atol=1e-14 * np.abs(expected).max())
 
 
