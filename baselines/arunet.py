@@ -18,17 +18,18 @@ seed 003: one model per target instrument, target vs accompaniment, stereo.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.model_config import ModelConfig
 from baselines.stdct import STDCT
 
 
 @dataclass
-class ARUNetConfig:
+class ARUNetConfig(ModelConfig):
     audio_channels: int = 2
     frame_length: int = 1024  # STDCT frame (hop = frame_length / 2)
     filters: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512])  # U per level
@@ -46,14 +47,9 @@ class ARUNetConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ARUNetConfig":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in values.items() if k in known}
-        if "filters" in values:
-            values["filters"] = [int(v) for v in values["filters"]]
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        config = super().from_dict(values)
+        config.filters = [int(v) for v in config.filters]
+        return config
 
 
 def conv_norm(cin: int, cout: int, kernel: int, act: bool = True) -> nn.Sequential:

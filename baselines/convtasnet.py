@@ -18,17 +18,19 @@ Our own implementation, with the module tree (and so the parameter names) of the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.model_config import ModelConfig
+
 EPS = 1e-8
 
 
 @dataclass
-class ConvTasNetConfig:
+class ConvTasNetConfig(ModelConfig):
     """Hyper-parameters, named as in the official config (and its config.json)."""
 
     N: int = 256  # encoder filters
@@ -55,14 +57,6 @@ class ConvTasNetConfig:
         """A ~0.2M-parameter model (L=64 at 22.05 kHz) that trains in seconds on a CPU (demo data)."""
         return cls(N=128, L=64, B=64, H=128, P=3, X=6, R=2, samplerate=samplerate, causal=causal,
                    norm_type="cLN" if causal else "gLN")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ConvTasNetConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class GlobalLayerNorm(nn.Module):

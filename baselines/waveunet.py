@@ -13,15 +13,17 @@ crop, and pad the input to a multiple of ``2**levels`` (cropped again at the end
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.model_config import ModelConfig
+
 
 @dataclass
-class WaveUNetConfig:
+class WaveUNetConfig(ModelConfig):
     audio_channels: int = 2
     levels: int = 12  # downsampling steps (time resolution / 2**levels at the bottleneck)
     base_channels: int = 24  # channels of the first level; level i has base * (i + 1)
@@ -37,14 +39,6 @@ class WaveUNetConfig:
     @classmethod
     def demo(cls, samplerate: int = 22050) -> "WaveUNetConfig":
         return cls(levels=6, base_channels=12, down_kernel=15, up_kernel=5, samplerate=samplerate)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "WaveUNetConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DownBlock(nn.Module):
