@@ -295,7 +295,8 @@ class _Aligner:
             block = size - 2 * lags + 1
             if block < 1:
                 continue
-            batches = -(-(-(-npts // block)) // _batch_fft.ROWS)
+            nblock = -(-npts // block)
+            batches = -(-nblock // _batch_fft.ROWS)
             cost = batches * size * (power + 4)
             if best is None or cost < best[0]:
                 best = (cost, size)
