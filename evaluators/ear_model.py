@@ -163,11 +163,12 @@ def _loss(levels: tuple) -> tuple:
 
 
 @functools.lru_cache(maxsize=256)
-def _nalr_fir(levels: tuple) -> np.ndarray:
+def _nalr_fir_reversed(levels: tuple) -> np.ndarray:
+    """The NAL-R FIR for `levels`, reversed (contiguous) as ``fir_ahead`` takes it."""
     audiogram = Audiogram(levels=np.array(levels, dtype=float),
                           frequencies=np.array(AUDIOGRAM_FREQUENCIES))
     fir, _ = NALR(140, FS).build(audiogram)
-    return fir
+    return np.ascontiguousarray(fir[::-1])
 
 
 @functools.lru_cache(maxsize=None)
@@ -368,8 +369,7 @@ def preprocess(reference, reference_freq, processed, processed_freq, levels, ity
     nsamp = last + 1 - first
     rows = _workspace("ear_input", (2, nsamp))
     if itype == 1:  # np.convolve(reference, fir)[140: 140 + nsamp]
-        k.fir_ahead(reference_24[first:last + 1], np.ascontiguousarray(_nalr_fir(levels)[::-1]),
-                    rows[0])
+        k.fir_ahead(reference_24[first:last + 1], _nalr_fir_reversed(levels), rows[0])
     else:
         rows[0] = reference_24[first:last + 1]
     _shifted(processed_24, first + delay, rows[1])
