@@ -1,3 +1,5 @@
-"""Built-in systems. Importing this package registers them (see harness.systems)."""
+"""Built-in systems. Importing this package registers them (``harness.systems.register``);
+the harness finds it through this project's entry point ``builtins = "baselines"`` in the
+group ``cadenza_harness.systems``, as it finds any outside package's systems."""
 
 from baselines import centre, ensemble, oracle, predictors, separators, transient  # noqa: F401  (registration)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import istft, stft
 
-from harness.systems import RunContext, register
+from harness.systems import VOCALS, RunContext, register
 
 
-@register("centre", kind="separator", tasks=("cad2/task1", "cad_icassp_2026"),
+@register("centre", kind="separator", produces=VOCALS,
           description="vocals as the centre-panned part of the mix (no training)")
 class CentreSeparator:
     name = "centre"

@@ -44,9 +44,9 @@ Option ``wiener`` (false) re-cuts the combined stems from the mixture as soft ma
 (``baselines.postfilter``); the members already do so, and a second pass raised SDR but
 lowered HAAQI on the demo.
 
-Members are built from their own config sections (``harness.systems.build``), wrapped in
-``CachedSeparator`` when ``ctx.extras["separation_cache_dir"]`` is set (so the ensemble, its
-members scored alone, and the weight fit never separate one mixture twice), and prepared.
+Members are built through the run context (``ctx.build_system``) from their own config
+sections, wrapped in the shared separation cache (so the ensemble, its members scored alone,
+and the weight fit never separate one mixture twice), and prepared.
 Members whose weights are all zero for the requested instruments are not run.
 """
 
@@ -61,12 +61,11 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
-from harness.cache import CachedSeparator
 from harness.files import atomic_write
-from harness.systems import RunContext, build, register
+from harness.systems import INSTRUMENTS, RunContext, register
 
 from baselines.postfilter import wiener
-from baselines.separators import TASKS, plain
+from baselines.separators import plain
 from baselines.training import holdout_songs, song_instruments, target_and_accompaniment
 
 logger = logging.getLogger(__name__)
@@ -188,7 +187,7 @@ def fit_weights(estimates: list[np.ndarray], targets: list[np.ndarray], criterio
 # --------------------------------------------------------------------------- the system
 
 
-@register("ensemble", kind="separator", tasks=TASKS,
+@register("ensemble", kind="separator", produces=INSTRUMENTS,
           description="Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet",
           compare_with=("oracle", "mixture", *DEFAULT_MEMBERS, "ensemble_learned"))
 class Ensemble:
@@ -229,10 +228,9 @@ class Ensemble:
     def build_members(self, ctx: RunContext) -> dict[str, Any]:
         members = {}
         for member in self.member_names:
-            parts = build(member, ctx.cfg)
-            if len(parts) != 1:
+            if "+" in member:
                 raise ValueError(f"ensemble member {member!r} must be a single separator, not a chain")
-            members[member] = parts[0]
+            members[member] = ctx.build_system(member)
         return members
 
     def train(self, ctx: RunContext) -> None:
@@ -244,13 +242,9 @@ class Ensemble:
             self.prepare(ctx)
 
     def prepare(self, ctx: RunContext) -> None:
-        cache_root = ctx.extras.get("separation_cache_dir")
-        self.members = {}
-        for member_name, member in self.build_members(ctx).items():
+        self.members = self.build_members(ctx)
+        for member in self.members.values():
             member.prepare(ctx)
-            if cache_root:
-                member = CachedSeparator(member, Path(cache_root), identity=getattr(member, "identity", None))
-            self.members[member_name] = member
         if self.learned:
             self.weights = self.learned_weights(ctx)
         identities = {m: getattr(s, "identity", m) for m, s in self.members.items()}
@@ -346,7 +340,7 @@ class Ensemble:
             return {"chosen": "fitted", "reason": "learn.select is none"}
         if self.learn["select"] != "task_score":
             raise ValueError(f"learn.select must be task_score or none, not {self.learn['select']!r}")
-        task = ctx.extras.get("task")
+        task = ctx.task
         if not hasattr(task, "score_separations"):
             return {"chosen": "fitted", "reason": "the task offers no score_separations"}
         candidates = {"fitted": fitted, **self._simple_candidates()}
@@ -413,7 +407,7 @@ class Ensemble:
         return stems
 
 
-@register("ensemble_learned", kind="separator", tasks=TASKS, description="The ensemble with per-instrument weights fitted on held-out training songs")
+@register("ensemble_learned", kind="separator", produces=INSTRUMENTS, description="The ensemble with per-instrument weights fitted on held-out training songs")
 def ensemble_learned(section: Any = None) -> Ensemble:
     """The ensemble with per-instrument weights fitted on held-out training songs."""
     options = {"weights": "learned", **plain(section)}

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from evaluators.stoi import better_ear_stoi
 from evaluators.whisper import Transcriber, score_ears
-from harness import systems as registry
 from harness.data import PredictionItem
 from harness.errors import InputError
-from harness.systems import RunContext, register
+from harness.systems import INTELLIGIBILITY, RunContext, register
 
 
-@register("whisper", kind="predictor", tasks=("cad_icassp_2026",),
+@register("whisper", kind="predictor", produces=INTELLIGIBILITY,
           description="better-ear Whisper word correctness against the lyrics (CLIP1 baseline)")
 class WhisperPredictor:
     name = "whisper"
@@ -34,7 +33,7 @@ class WhisperPredictor:
         return float(score_ears(self.transcriber, item.signal, item.sample_rate, item.prompt)["better_ear"])
 
 
-@register("stoi", kind="predictor", tasks=("cad_icassp_2026",),
+@register("stoi", kind="predictor", produces=INTELLIGIBILITY,
           description="better-ear STOI against vocals separated from the unprocessed signal (CLIP1 baseline)")
 class StoiPredictor:
     name = "stoi"
@@ -46,7 +45,7 @@ class StoiPredictor:
         self.separator = None
 
     def prepare(self, ctx: RunContext) -> None:
-        (self.separator,) = registry.build(self.separator_name, ctx.cfg)
+        self.separator = ctx.build_system(self.separator_name)
         self.separator.prepare(ctx)
 
     def predict(self, item: PredictionItem) -> float:

@@ -8,7 +8,7 @@ returns ``{instrument: target estimate}``, each (n_samples, 2) float32 at 44.1 k
 Options (the system's config section ``systems.<name>``; every one has a default):
 
 ``preset``            ``auto`` | ``official`` (``full``) | ``demo``. ``auto`` picks ``demo`` when
-                      the harness runs on its demo data (``ctx.extras["demo"]``), or, when it
+                      the harness runs on its demo data (``ctx.is_demo``), or, when it
                       does not say, when the training split holds less than an hour of audio.
 ``model``             overrides of the model's config fields (e.g. ``{X: 8}``).
 ``train``             overrides of ``TrainConfig`` (steps, batch_size, segment_seconds, lr, ...).
@@ -75,11 +75,10 @@ from baselines.training import (
     training_songs,
 )
 from baselines.waveunet import WaveUNet, WaveUNetConfig
-from harness.systems import RunContext, register
+from harness.systems import INSTRUMENTS, RunContext, register
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("cad2/task2",)
 INPUT_RATE = 44100
 DEMO_RATE = 22050
 DEMO_MAX_SECONDS = 3600.0
@@ -145,8 +144,8 @@ def resolve_preset(option: str, ctx: RunContext) -> str:
         return "demo"
     if option != "auto":
         raise ValueError(f"preset must be auto, official/full or demo, not {option!r}")
-    if "demo" in ctx.extras:  # the harness says whether the data is its built-in demo
-        return "demo" if ctx.extras["demo"] else "full"
+    if ctx.is_demo is not None:  # the harness says whether the data is its built-in demo
+        return "demo" if ctx.is_demo else "full"
     try:
         dataset = ctx.dataset("train")
         seconds = sum(float(getattr(song.mixture, "duration", 0.0) or 0.0) for song in dataset.songs.values())
@@ -342,7 +341,7 @@ class InstrumentSeparator:
         return {k: v.astype(np.float32) for k, v in stems.items()}
 
 
-@register("convtasnet", kind="separator", tasks=TASKS, description="Per-instrument stereo ConvTasNet (official CAD2 baseline architecture)")
+@register("convtasnet", kind="separator", produces=INSTRUMENTS, description="Per-instrument stereo ConvTasNet (official CAD2 baseline architecture)")
 class ConvTasNetSeparator(InstrumentSeparator):
     """Per-instrument stereo ConvTasNet (official CAD2 task-2 baseline architecture)."""
 
@@ -375,7 +374,7 @@ class ConvTasNetSeparator(InstrumentSeparator):
         )
 
 
-@register("waveunet", kind="separator", tasks=TASKS, description="Per-instrument stereo Wave-U-Net (waveform U-Net)")
+@register("waveunet", kind="separator", produces=INSTRUMENTS, description="Per-instrument stereo Wave-U-Net (waveform U-Net)")
 class WaveUNetSeparator(InstrumentSeparator):
     """Per-instrument stereo Wave-U-Net."""
 
@@ -384,7 +383,7 @@ class WaveUNetSeparator(InstrumentSeparator):
     model_class, config_class = WaveUNet, WaveUNetConfig
 
 
-@register("arunet", kind="separator", tasks=TASKS, description="Per-instrument Attentive MultiResUNet on the short-time DCT")
+@register("arunet", kind="separator", produces=INSTRUMENTS, description="Per-instrument Attentive MultiResUNet on the short-time DCT")
 class ARUNetSeparator(InstrumentSeparator):
     """Per-instrument Attentive MultiResUNet on the short-time DCT."""
 

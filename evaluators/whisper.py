@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .device import resolve_device as _resolve_device
 from .resample import resample
 
 BACKENDS = ("faster-whisper", "openai-whisper")
@@ -51,21 +52,10 @@ def default_model_path() -> Path:
 
 
 def resolve_device(device: str = "auto", backend: str = "faster-whisper") -> str:
-    """``auto`` -> ``cuda`` when the backend can use a GPU here, else ``cpu``."""
-    if device != "auto":
-        if device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
-        return device
-    try:
-        if backend == "faster-whisper":
-            import ctranslate2
-
-            return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except Exception:  # no GPU runtime at all
-        return "cpu"
+    """``auto`` -> ``cuda`` when the backend's runtime can use a GPU here, else ``cpu``."""
+    if device != "auto" and device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
+    return _resolve_device(device, "ctranslate2" if backend == "faster-whisper" else "torch")
 
 
 def _check_model_dir(path: Path) -> Path:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import systems as registry
+from harness import registry
 from harness.errors import HarnessError
 from harness.recipe import discover, load_config, make_task, select
 from harness.runner import STAGES, Run, RunOptions, parse_shard
@@ -46,8 +46,10 @@ def list_all() -> str:
         lines.append(f"  {tid}")
     lines.append("systems:")
     for name, spec in registry.available().items():
-        tasks = "all tasks" if spec.tasks is None else ", ".join(spec.tasks)
-        lines.append(f"  {name:<18} {spec.kind:<10} {tasks:<28} {spec.description}")
+        produces = "anything asked" if spec.produces is None else ", ".join(sorted(spec.produces))
+        if spec.kind == "enhancer":
+            produces = "any signal"
+        lines.append(f"  {name:<18} {spec.kind:<10} {produces:<22} {spec.description}")
     return "\n".join(lines)
 
 
@@ -79,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         for recipe in select(args.recipe, args.task):
             cfg = load_config(recipe, overrides, args.data_root)
             task = make_task(recipe, cfg)
-            runs_here = lambda n: registry.supports(n, recipe.task_id) and registry.chain_kind(n) in task.accepts  # noqa: E731
+            runs_here = lambda n: registry.runs_on(n, task)  # noqa: E731
             runnable = [n for n in names if runs_here(n)]
             if runnable and not args.alone:  # comparisons only where a named system runs
                 runnable = [n for n in registry.with_comparisons(runnable) if runs_here(n)]
-            takes[recipe.task_id] = "/".join(task.accepts)
+            takes[recipe.task_id] = "/".join(task.accepts) + (f" systems producing {task.needs}" if task.needs else " systems")
             if not runnable:
                 continue
             for name in runnable:
@@ -92,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.stage in ("all", "merge", "leaderboard"):  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
         if not ran and args.stage != "leaderboard":
-            kinds = ", ".join(f"{t} takes {k} systems" for t, k in takes.items())
-            raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows each system's tasks")
+            kinds = ", ".join(f"{t} takes {k}" for t, k in takes.items())
+            raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows what each system produces")
         return 0
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)

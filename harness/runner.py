@@ -11,7 +11,6 @@ arrives, so finished work survives any failure or kill.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import time
@@ -19,17 +18,14 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from harness import systems as registry
-from harness.cache import CachedSeparator
 from harness.errors import HarnessError
 from harness.recipe import Recipe, config_hash, load_task_module
+from harness.registry import build_system
 from harness.results import ResultsFile, done_keys, latest, merge, package_versions, read_records
-from harness.systems import RunContext
 
 STAGES = ("train", "enhance", "evaluate", "merge")
 
@@ -70,82 +66,6 @@ def _task(recipe_dir: str, cfg_yaml: str):
         cfg = OmegaConf.create(cfg_yaml)
         _PROCESS_CACHE[key] = load_task_module(Path(recipe_dir)).TASK(cfg, Path(recipe_dir))
     return _PROCESS_CACHE[key]
-
-
-def _context(task, exp_dir: Path, seed: int = 0) -> RunContext:
-    return RunContext(
-        exp_dir=exp_dir,
-        cfg=task.cfg,
-        dataset=task.dataset,
-        device=_device(),
-        seed=seed,
-        # demo: set when the data is the built-in demo (systems then pick their small presets);
-        # for other data, systems decide from the data itself
-        extras={"separation_cache_dir": exp_dir.parent / "separations", "task": task,
-                **({"demo": True} if task.cfg.path.get("is_demo", False) else {})},
-    )
-
-
-def _device() -> str:
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
-
-
-def build_system(task, system_name: str, exp_dir: Path):
-    """The chain of a system name, each part built from its config section; separators are
-    wrapped in the shared separation cache. Returns one object with the chain's interface."""
-    parts = registry.build(system_name, task.cfg)
-    ctx = _context(task, exp_dir)
-    cache_dir = ctx.extras["separation_cache_dir"]
-    parts = [CachedSeparator(p, cache_dir, _identity(p, task.cfg)) if s.kind == "separator" else p
-             for p, s in zip(parts, registry.chain_specs(system_name))]
-    return Chain(system_name, parts), ctx
-
-
-def _identity(part, cfg) -> str:
-    """Cache identity of a system that declares none: its name and config section (a change of
-    options re-separates)."""
-    section = cfg.systems.get(part.name, {}) if "systems" in cfg else {}
-    return f"{part.name}:{OmegaConf.to_yaml(OmegaConf.create(section)) if section else ''}"
-
-
-class Chain:
-    """`a+b+...` as one system: the first part separates, enhances or predicts; later parts
-    enhance each stem (or the signal) in turn, and a final predictor scores the result."""
-
-    def __init__(self, name: str, parts: list):
-        self.name = name
-        self.parts = parts
-        self.sample_rate = getattr(parts[0], "sample_rate", None)
-
-    def prepare(self, ctx: RunContext) -> None:
-        for p in self.parts:
-            p.prepare(ctx)
-
-    def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
-        stems = self.parts[0].separate(mixture, sources)
-        for enhancer in self.parts[1:]:
-            stems = {k: enhancer.enhance(v, self.sample_rate) for k, v in stems.items()}
-        return stems
-
-    def enhance(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
-        for p in self.parts:
-            signal = p.enhance(signal, sample_rate)
-        return signal
-
-    def predict(self, item) -> float:
-        """Enhancers process the heard signal before the predictor scores it."""
-        *enhancers, predictor = self.parts
-        if enhancers:
-            signal = item.signal
-            for enhancer in enhancers:
-                signal = enhancer.enhance(signal, item.sample_rate)
-            item = dataclasses.replace(item, signal=signal)
-        return predictor.predict(item)
 
 
 def _system(task, recipe_dir: str, cfg_yaml: str, system_name: str, exp_dir: Path):

@@ -1,4 +1,4 @@
-"""What a system is, and the registry that finds one by name.
+"""What a system author needs: the run context, the system protocols and `register`.
 
 Audio convention across the harness: numpy float32 arrays shaped (n_samples, n_channels)
 (as soundfile and pyclarity read them), at the rate the system declares.
@@ -7,38 +7,60 @@ A system is a Separator (mixture -> named stems), an Enhancer (signal -> signal)
 Predictor (item -> intelligibility 0..100). `a+b` on the command line chains them: a
 separator or enhancer followed by enhancers, or enhancers followed by a predictor.
 
-Systems register with `@register("name", kind=..., tasks=...)` in `baselines/`, or from an
-outside package through the entry-point group ``cadenza_harness.systems`` whose value is a
-factory ``module:callable`` taking the system's config section.
+A system never names a task. It declares what it produces (``produces``): a separator the
+stem sets it can separate (``INSTRUMENTS``, ``VOCALS``, ``VDBO``; ``None`` for a system that
+returns whatever it is asked, such as the oracle), a predictor what it predicts
+(``INTELLIGIBILITY``). A task declares what it needs (``Task.needs``) and the registry
+(``harness.registry``) matches the two.
+
+Systems register with ``@register("name", kind=..., produces=...)`` in ``baselines/``, or
+from an outside package through the entry-point group ``cadenza_harness.systems`` whose
+value is a factory ``module:callable`` taking the system's config section; the factory may
+carry ``__cadenza_spec__ = {"kind": ..., "produces": [...], "description": ...}``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from harness.errors import HarnessError
-
 ENTRY_POINT_GROUP = "cadenza_harness.systems"
+KINDS = ("separator", "enhancer", "predictor")
+
+# What a separator separates: the stem set a task asks for with `separate(mixture, sources)`.
+INSTRUMENTS = "instruments"  # any instrument of the song as target vs accompaniment (CAD2 task 2)
+VOCALS = "vocals/accompaniment"  # sources "vocals" and "accompaniment" (CAD2 task 1, CLIP)
+VDBO = "vdbo"  # MUSDB's four stems: "vocals", "drums", "bass", "other" (CAD1, ICASSP 2024)
+# What a predictor predicts.
+INTELLIGIBILITY = "intelligibility"  # fraction of words understood, 0..100 (CLIP1, CLIP2)
+CAPABILITIES = (INSTRUMENTS, VOCALS, VDBO, INTELLIGIBILITY)
 
 
 @dataclass
 class RunContext:
-    """What a system may use while preparing or training: where to write, which device,
-    the recipe's config and its data (``dataset(split)`` returns the task's loader)."""
+    """What a system may use while preparing or training.
+
+    ``dataset(split)`` returns the task's loader of that split; ``build(name)`` builds another
+    registered system (or chain) from its config section, separators wrapped in the shared
+    separation cache, not yet prepared: composite systems (an ensemble's members, a
+    predictor's vocal separator) get their parts this way. ``is_demo`` says whether the data
+    is the harness's built-in demo (systems then pick their small presets), ``None`` when the
+    caller does not say. ``task`` is the recipe's task object (for systems that score
+    candidates with the task's own score, e.g. ``task.score_separations``)."""
 
     exp_dir: Path
     cfg: Any  # the resolved OmegaConf config of the run
     dataset: Callable[[str], Any]
     device: str = "cpu"
     seed: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
+    is_demo: bool | None = None
+    separation_cache_dir: Path | None = None
+    task: Any = None
+    build: Callable[[str], Any] | None = None
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -47,6 +69,12 @@ class RunContext:
         path = self.exp_dir.parent / "checkpoints"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def build_system(self, name: str) -> Any:
+        """``build(name)``, with a clear error where the caller gave no builder."""
+        if self.build is None:
+            raise RuntimeError(f"this run context cannot build other systems (asked for {name!r})")
+        return self.build(name)
 
 
 @runtime_checkable
@@ -87,114 +115,48 @@ class Trainable(Protocol):
     def train(self, ctx: RunContext) -> None: ...
 
 
-KINDS = ("separator", "enhancer", "predictor")
-
-
 @dataclass(frozen=True)
 class SystemSpec:
+    """A registered system: its factory (taking the config section ``systems.<name>``), its
+    kind, what it produces (``None``: whatever it is asked), and the systems its leaderboard
+    compares it with (run beside it unless ``--alone``)."""
+
     name: str
     factory: Callable[[Any], Any]
     kind: str
-    tasks: tuple[str, ...] | None  # None: every task of that kind
+    produces: frozenset[str] | None = None
     description: str = ""
-    compare_with: tuple[str, ...] = ()  # systems run beside this one for its leaderboard (--alone skips them)
+    compare_with: tuple[str, ...] = ()
 
-    def supports(self, task_id: str) -> bool:
-        return self.tasks is None or task_id in self.tasks
-
-
-_REGISTRY: dict[str, SystemSpec] = {}
-_LOADED = False
+    def provides(self, need: str | None) -> bool:
+        return need is None or self.produces is None or need in self.produces
 
 
-class UnknownSystemError(HarnessError, KeyError):
-    def __str__(self) -> str:  # KeyError quotes its message; we want a plain sentence
-        return str(self.args[0])
-
-
-def register(name: str, *, kind: str, tasks: tuple[str, ...] | None = None, description: str = "",
-             compare_with: tuple[str, ...] = ()):
-    """Class or function decorator adding a system factory to the registry."""
+def make_spec(name: str, factory: Callable[[Any], Any], kind: str, produces=None, description: str = "",
+              compare_with=()) -> SystemSpec:
+    """A checked SystemSpec (kind and capabilities from the vocabularies above)."""
     if kind not in KINDS:
         raise ValueError(f"system {name!r}: kind must be one of {KINDS}, not {kind!r}")
+    if isinstance(produces, str):
+        produces = (produces,)
+    if produces is not None:
+        unknown = sorted(set(produces) - set(CAPABILITIES))
+        if unknown:
+            raise ValueError(f"system {name!r}: unknown capability {unknown}; known: {list(CAPABILITIES)}")
+        produces = frozenset(produces)
+    summary = description or (factory.__doc__ or "").strip().split("\n")[0]
+    return SystemSpec(name, factory, kind, produces, summary, tuple(compare_with))
+
+
+# filled by @register as modules are imported; read by harness.registry
+REGISTERED: dict[str, SystemSpec] = {}
+
+
+def register(name: str, *, kind: str, produces=None, description: str = "", compare_with: tuple[str, ...] = ()):
+    """Class or function decorator adding a system factory under `name`."""
 
     def decorate(factory):
-        _REGISTRY[name] = SystemSpec(name, factory, kind, tasks, description or (factory.__doc__ or "").strip().split("\n")[0],
-                                     tuple(compare_with))
+        REGISTERED[name] = make_spec(name, factory, kind, produces, description, compare_with)
         return factory
 
     return decorate
-
-
-def _load_all() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    importlib.import_module("baselines")  # built-ins register on import
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        factory = ep.load()
-        spec = getattr(factory, "__cadenza_spec__", None) or {}
-        _REGISTRY.setdefault(
-            ep.name,
-            SystemSpec(ep.name, factory, spec.get("kind", "separator"), spec.get("tasks"), spec.get("description", "")),
-        )
-
-
-def available() -> dict[str, SystemSpec]:
-    _load_all()
-    return dict(sorted(_REGISTRY.items()))
-
-
-def spec(name: str) -> SystemSpec:
-    systems = available()
-    if name not in systems:
-        raise UnknownSystemError(f"unknown system {name!r}; known systems: {', '.join(systems)}")
-    return systems[name]
-
-
-def chain_specs(name: str) -> list[SystemSpec]:
-    """The specs of `a+b+c`, checked for a sensible order of kinds."""
-    specs = [spec(part) for part in name.split("+")]
-    kinds = [s.kind for s in specs]
-    for i, kind in enumerate(kinds):
-        if kind == "separator" and i != 0:
-            raise UnknownSystemError(f"system {name!r}: a separator can only come first in a chain")
-        if kind == "predictor" and i != len(kinds) - 1:
-            raise UnknownSystemError(f"system {name!r}: a predictor can only come last in a chain")
-    return specs
-
-
-def chain_kind(name: str) -> str:
-    """What a chain does as a whole: predicts if it ends in a predictor, else separates
-    if it starts with a separator, else enhances."""
-    kinds = [s.kind for s in chain_specs(name)]
-    if kinds[-1] == "predictor":
-        return "predictor"
-    return "separator" if kinds[0] == "separator" else "enhancer"
-
-
-def with_comparisons(names: list[str]) -> list[str]:
-    """`names` followed by the systems they are compared with, each once (comparisons run first,
-    so a chain's parts are trained and cached before the chain needs them)."""
-    out: list[str] = []
-    for name in names:
-        for other in (*spec(name).compare_with, name) if "+" not in name else (name,):
-            if other not in out:
-                out.append(other)
-    return out
-
-
-def supports(name: str, task_id: str) -> bool:
-    return all(s.supports(task_id) for s in chain_specs(name))
-
-
-def build(name: str, cfg: Any) -> list[Any]:
-    """Instantiate each part of a chain with its config section ``systems.<part>``."""
-    parts = []
-    for s in chain_specs(name):
-        section = {}
-        if cfg is not None and "systems" in cfg and s.name in cfg.systems:
-            section = cfg.systems[s.name]
-        parts.append(s.factory(section))
-    return parts

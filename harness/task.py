@@ -29,6 +29,7 @@ def legacy_rng(key: str) -> np.random.RandomState:
 class Task:
     task_id: str = ""
     accepts: tuple[str, ...] = ("separator",)  # the chain kinds the task can run
+    needs: str | None = None  # what the chain's separator or predictor must produce (harness.systems vocabulary)
     score_columns: list[str] = []  # scores.csv columns, in order
     primary_metric: str = ""  # what the leaderboard ranks on (higher is better unless lower_is_better)
     lower_is_better: bool = False

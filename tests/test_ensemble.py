@@ -12,7 +12,8 @@ import scipy.signal
 from omegaconf import OmegaConf
 
 from baselines.ensemble import DEFAULT_MEMBERS, Ensemble, WeightMatrix, fit_weights
-from harness.systems import RunContext, register
+from harness import registry
+from harness.systems import INSTRUMENTS, RunContext, register
 from tests.synthetic_cad2 import SyntheticCAD2
 
 # ----------------------------------------------------------------------------- weights
@@ -106,7 +107,7 @@ class FakeMember:
 
 
 for _name, _transform in (("fake_a", filter_a), ("fake_b", filter_b), ("fake_c", filter_c)):
-    register(_name, kind="separator", tasks=("cad2/task2",))(lambda section, n=_name, t=_transform: FakeMember(n, t))
+    register(_name, kind="separator", produces=INSTRUMENTS)(lambda section, n=_name, t=_transform: FakeMember(n, t))
 
 
 @dataclass
@@ -148,10 +149,11 @@ class MemberDefinedDataset:
         return {key: sum(w * o for w, o in zip(TRUE_WEIGHTS[t.instrument], outs)).astype(np.float32) for key, t in song.sources.items()}
 
 
-def fake_ctx(tmp_path, **extras):
+def fake_ctx(tmp_path, **fields):
     cfg = OmegaConf.create({"systems": {}})
     data = MemberDefinedDataset()
-    return RunContext(exp_dir=tmp_path / "exp" / "ensemble", cfg=cfg, dataset=lambda split: data, extras=extras)
+    return RunContext(exp_dir=tmp_path / "exp" / "ensemble", cfg=cfg, dataset=lambda split: data,
+                      build=lambda name: registry.build_chain(name, cfg, fields.get("separation_cache_dir")), **fields)
 
 
 def test_learned_weights_recover_the_members_mixture(tmp_path):
@@ -280,8 +282,9 @@ def test_ensemble_trains_members_and_learns_weights_end_to_end(tmp_path):
         }
     })
     ctx = RunContext(exp_dir=tmp_path / "exp" / "ensemble", cfg=cfg, dataset=lambda s: train if s == "train" else valid,
-                     extras={"demo": True, "separation_cache_dir": str(tmp_path / "cache")})
-    from harness.systems import build
+                     is_demo=True, separation_cache_dir=tmp_path / "cache",
+                     build=lambda name: registry.build_chain(name, cfg, tmp_path / "cache"))
+    from harness.registry import build
 
     (ensemble,) = build("ensemble_learned", cfg)
     ensemble.train(ctx)
@@ -313,7 +316,7 @@ def test_demo_members_learn_to_beat_the_mixture(tmp_path):
 
     train = SyntheticCAD2(instruments=("Violin", "Cello", "Flute"), songs=6, seconds=3.0, split="train")
     valid = SyntheticCAD2(instruments=("Violin", "Cello", "Flute"), songs=3, seconds=3.0, split="valid")
-    ctx = RunContext(exp_dir=tmp_path / "exp" / "s", cfg={}, dataset=lambda s: train if s == "train" else valid, extras={"demo": True})
+    ctx = RunContext(exp_dir=tmp_path / "exp" / "s", cfg={}, dataset=lambda s: train if s == "train" else valid, is_demo=True)
 
     def sdr(reference, estimate):
         return 10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2))

@@ -1,62 +1,92 @@
-"""The system registry: chains, kinds, comparisons, outside factories."""
+"""The system registry: chains, kinds, capabilities against task needs, comparisons, outside factories."""
 
 from __future__ import annotations
 
 import pytest
 
-from harness import systems
+from harness import registry, systems
 from harness.errors import HarnessError
 
 
 @pytest.fixture
 def scratch_registry(monkeypatch):
-    monkeypatch.setattr(systems, "_REGISTRY", dict(systems.available()))
+    registry.available()  # built-ins first, then the test's systems on a copy
+    monkeypatch.setattr(systems, "REGISTERED", dict(systems.REGISTERED))
+    monkeypatch.setattr(registry, "REGISTERED", systems.REGISTERED)
 
-    @systems.register("sep_a", kind="separator", compare_with=("oracle", "mixture"))
+    @systems.register("sep_a", kind="separator", produces=systems.VOCALS, compare_with=("oracle", "mixture"))
     class SepA:
         def __init__(self, cfg):
             self.cfg = cfg
 
-    @systems.register("enh_b", kind="enhancer", tasks=("cad2/task2",))
+    @systems.register("enh_b", kind="enhancer")
     class EnhB:
         def __init__(self, cfg):
             self.cfg = cfg
 
-    @systems.register("pred_c", kind="predictor")
+    @systems.register("pred_c", kind="predictor", produces=systems.INTELLIGIBILITY)
     class PredC:
         def __init__(self, cfg):
             self.cfg = cfg
 
 
+class FakeTask:
+    def __init__(self, accepts, needs):
+        self.accepts, self.needs = accepts, needs
+
+
 def test_chain_kinds_and_order(scratch_registry):
-    assert systems.chain_kind("sep_a+enh_b") == "separator"
-    assert systems.chain_kind("enh_b+pred_c") == "predictor"
-    assert systems.chain_kind("enh_b") == "enhancer"
+    assert registry.chain_kind("sep_a+enh_b") == "separator"
+    assert registry.chain_kind("enh_b+pred_c") == "predictor"
+    assert registry.chain_kind("enh_b") == "enhancer"
     with pytest.raises(HarnessError, match="separator can only come first"):
-        systems.chain_specs("enh_b+sep_a")
+        registry.chain_specs("enh_b+sep_a")
     with pytest.raises(HarnessError, match="predictor can only come last"):
-        systems.chain_specs("pred_c+enh_b")
+        registry.chain_specs("pred_c+enh_b")
 
 
-def test_supports_needs_every_part(scratch_registry):
-    assert systems.supports("sep_a", "cad2/task1")
-    assert not systems.supports("sep_a+enh_b", "cad2/task1")
-    assert systems.supports("sep_a+enh_b", "cad2/task2")
+def test_the_task_need_is_matched_by_the_part_facing_the_task(scratch_registry):
+    vocals_task = FakeTask(("separator",), systems.VOCALS)
+    instruments_task = FakeTask(("separator",), systems.INSTRUMENTS)
+    prediction_task = FakeTask(("predictor",), systems.INTELLIGIBILITY)
+    assert registry.runs_on("sep_a", vocals_task) and registry.runs_on("sep_a+enh_b", vocals_task)
+    assert not registry.runs_on("sep_a", instruments_task)
+    assert registry.runs_on("oracle", instruments_task) and registry.runs_on("oracle", vocals_task)  # produces anything
+    assert registry.runs_on("enh_b+pred_c", prediction_task) and registry.runs_on("pred_c", prediction_task)
+    assert not registry.runs_on("sep_a", prediction_task)  # a separator chain on a prediction task
+    assert not registry.runs_on("pred_c", vocals_task)
+
+
+def test_an_unknown_capability_is_refused():
+    with pytest.raises(ValueError, match="unknown capability"):
+        systems.register("bad", kind="separator", produces="stems of some kind")(lambda cfg: None)
 
 
 def test_comparisons_come_first_once(scratch_registry):
-    assert systems.with_comparisons(["sep_a", "mixture"]) == ["oracle", "mixture", "sep_a"]
-    assert systems.with_comparisons(["sep_a+enh_b"]) == ["sep_a+enh_b"]
+    assert registry.with_comparisons(["sep_a", "mixture"]) == ["oracle", "mixture", "sep_a"]
+    assert registry.with_comparisons(["sep_a+enh_b"]) == ["sep_a+enh_b"]
 
 
 def test_build_passes_each_part_its_section(scratch_registry):
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.create({"systems": {"enh_b": {"strength": 0.5}}})
-    sep, enh = systems.build("sep_a+enh_b", cfg)
+    sep, enh = registry.build("sep_a+enh_b", cfg)
     assert sep.cfg == {} and enh.cfg.strength == 0.5
+
+
+def test_build_chain_wraps_separators_in_the_cache(scratch_registry, tmp_path):
+    from omegaconf import OmegaConf
+
+    from harness.cache import CachedSeparator
+
+    cfg = OmegaConf.create({"systems": {}})
+    assert isinstance(registry.build_chain("mixture", cfg, tmp_path), CachedSeparator)
+    assert not isinstance(registry.build_chain("mixture", cfg, None), CachedSeparator)
+    chain = registry.build_chain("mixture+enh_b", cfg, tmp_path)
+    assert isinstance(chain, registry.Chain) and isinstance(chain.parts[0], CachedSeparator)
 
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(HarnessError, match="unknown system 'nope'; known systems: .*oracle"):
-        systems.spec("nope")
+        registry.spec("nope")

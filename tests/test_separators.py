@@ -24,7 +24,8 @@ from baselines.training import (
     training_songs,
 )
 from baselines.waveunet import WaveUNet, WaveUNetConfig
-from harness.systems import RunContext, build, spec
+from harness.registry import build, spec
+from harness.systems import INSTRUMENTS, RunContext
 from tests.synthetic_cad2 import SyntheticCAD2
 
 TINY = {
@@ -45,9 +46,9 @@ def dataset():
     return SyntheticCAD2(instruments=("Violin", "Cello", "Flute"), songs=4, seconds=1.5, split="train")
 
 
-def make_ctx(tmp_path: Path, train, valid=None, **extras) -> RunContext:
+def make_ctx(tmp_path: Path, train, valid=None, **fields) -> RunContext:
     return RunContext(exp_dir=tmp_path / "exp" / "system", cfg={}, dataset=lambda split: train if split == "train" else (valid or train),
-                      extras={"demo": True, **extras})
+                      **{"is_demo": True, **fields})
 
 
 @pytest.mark.parametrize("kind", list(TINY))
@@ -227,7 +228,7 @@ def test_convtasnet_pretrained_dir(dataset, tmp_path):
 
 def test_registered_with_options():
     for name in ("convtasnet", "waveunet", "arunet"):
-        assert spec(name).kind == "separator" and spec(name).supports("cad2/task2")
+        assert spec(name).kind == "separator" and spec(name).provides(INSTRUMENTS)
     (separator,) = build("convtasnet", OmegaConf.create({"systems": {"convtasnet": {"causal": True}}}))
     assert separator.member_id == "convtasnet_causal" and separator.options["add_residual"] == 0.1
     with pytest.raises(ValueError, match="unknown option"):

@@ -27,6 +27,7 @@ from harness.audio import read_audio
 from harness.data import PredictionItem, WorkItem
 from harness.errors import InputError
 from harness.metadata import load_json, require
+from harness.systems import INTELLIGIBILITY
 from harness.task import Task
 
 MAP_FILE = "logistic_map.json"
@@ -35,6 +36,7 @@ MAP_FILE = "logistic_map.json"
 class ClipTask(Task):
     task_id = "cad_icassp_2026"
     accepts = ("predictor",)
+    needs = INTELLIGIBILITY
     score_columns = ["signal", "hearing_loss", "raw", "prediction", "correctness"]
     primary_metric = "RMSE"
     lower_is_better = True

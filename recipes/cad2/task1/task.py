@@ -35,6 +35,7 @@ from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.errors import InputError
 from harness.metadata import load_json, require
 from harness.scoring import haaqi_ears
+from harness.systems import VOCALS
 from harness.task import SceneListenerTask, legacy_rng
 
 STEMS = ("vocals", "bass", "drums", "other")
@@ -49,6 +50,7 @@ def downmix(vocals: np.ndarray, accompaniment: np.ndarray, alpha: float) -> np.n
 class Cad2Task1(SceneListenerTask):
     task_id = "cad2/task1"
     accepts = ("separator",)
+    needs = VOCALS
     score_columns = ["scene", "song", "listener", "lyrics", "hypothesis_left", "hypothesis_right", "haaqi_left",
                      "haaqi_right", "haaqi_avg", "whisper_left", "whisper_right", "whisper_be", "alpha", "score"]
     primary_metric = "score"

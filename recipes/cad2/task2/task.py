@@ -33,6 +33,7 @@ from harness.errors import InputError
 from harness.files import atomic_write
 from harness.metadata import load_json, require
 from harness.scoring import haaqi_ears
+from harness.systems import INSTRUMENTS
 from harness.task import SceneListenerTask, legacy_rng
 from submissions.validate import ExpectedAudio
 
@@ -40,6 +41,7 @@ from submissions.validate import ExpectedAudio
 class Cad2Task2(SceneListenerTask):
     task_id = "cad2/task2"
     accepts = ("separator",)
+    needs = INSTRUMENTS
     score_columns = ["scene", "song", "listener", "left_haaqi", "right_haaqi", "avg_haaqi", "family", "sdr"]
     primary_metric = "avg_haaqi"
     breakdown = "family"

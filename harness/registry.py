@@ -1,0 +1,196 @@
+"""Finding systems by name, matching them to tasks, and composing chains.
+
+Systems come from the entry-point group ``cadenza_harness.systems`` (the built-in ones too:
+this project's own ``pyproject.toml`` lists its ``baselines`` package there). An entry whose
+value is a module (``name = "package.module"``) registers its systems on import with
+``harness.systems.register``; an entry whose value is a factory (``name = "module:callable"``)
+is the system ``name`` itself, described by the factory's optional ``__cadenza_spec__``.
+
+A chain ``a+b+c`` is one system: a separator or enhancer first, then enhancers, then at most
+one predictor. It runs on a task when its kind as a whole is one the task accepts and the
+part that faces the task (the separator at the head, the predictor at the tail) produces
+what the task needs (``Task.needs``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from evaluators.device import resolve_device
+from harness.cache import CachedSeparator
+from harness.errors import HarnessError
+from harness.systems import ENTRY_POINT_GROUP, REGISTERED, RunContext, SystemSpec, make_spec
+
+_LOADED = False
+
+
+class UnknownSystemError(HarnessError, KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; we want a plain sentence
+        return str(self.args[0])
+
+
+def _load_all() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        loaded = ep.load()  # a module registers its systems as it is imported
+        if ep.attr is None:
+            continue
+        meta = getattr(loaded, "__cadenza_spec__", None) or {}
+        if ep.name not in REGISTERED:
+            REGISTERED[ep.name] = make_spec(ep.name, loaded, meta.get("kind", "separator"), meta.get("produces"),
+                                            meta.get("description", ""), meta.get("compare_with", ()))
+
+
+def available() -> dict[str, SystemSpec]:
+    _load_all()
+    return dict(sorted(REGISTERED.items()))
+
+
+def spec(name: str) -> SystemSpec:
+    systems = available()
+    if name not in systems:
+        raise UnknownSystemError(f"unknown system {name!r}; known systems: {', '.join(systems)}")
+    return systems[name]
+
+
+def chain_specs(name: str) -> list[SystemSpec]:
+    """The specs of `a+b+c`, checked for a sensible order of kinds."""
+    specs = [spec(part) for part in name.split("+")]
+    kinds = [s.kind for s in specs]
+    for i, kind in enumerate(kinds):
+        if kind == "separator" and i != 0:
+            raise UnknownSystemError(f"system {name!r}: a separator can only come first in a chain")
+        if kind == "predictor" and i != len(kinds) - 1:
+            raise UnknownSystemError(f"system {name!r}: a predictor can only come last in a chain")
+    return specs
+
+
+def chain_kind(name: str) -> str:
+    """What a chain does as a whole: predicts if it ends in a predictor, else separates
+    if it starts with a separator, else enhances."""
+    kinds = [s.kind for s in chain_specs(name)]
+    if kinds[-1] == "predictor":
+        return "predictor"
+    return "separator" if kinds[0] == "separator" else "enhancer"
+
+
+def runs_on(name: str, task: Any) -> bool:
+    """Whether the chain `name` can run on `task` (its ``accepts`` kinds and ``needs``)."""
+    kind = chain_kind(name)
+    if kind not in task.accepts:
+        return False
+    specs = chain_specs(name)
+    facing = specs[-1] if kind == "predictor" else specs[0]
+    return facing.kind == "enhancer" or facing.provides(getattr(task, "needs", None))
+
+
+def with_comparisons(names: list[str]) -> list[str]:
+    """`names` followed by the systems they are compared with, each once (comparisons run first,
+    so a chain's parts are trained and cached before the chain needs them)."""
+    out: list[str] = []
+    for name in names:
+        for other in (*spec(name).compare_with, name) if "+" not in name else (name,):
+            if other not in out:
+                out.append(other)
+    return out
+
+
+def build(name: str, cfg: Any) -> list[Any]:
+    """Instantiate each part of a chain with its config section ``systems.<part>``."""
+    parts = []
+    for s in chain_specs(name):
+        section = {}
+        if cfg is not None and "systems" in cfg and s.name in cfg.systems:
+            section = cfg.systems[s.name]
+        parts.append(s.factory(section))
+    return parts
+
+
+def _identity(part, cfg) -> str:
+    """Cache identity of a system that declares none: its name and config section (a change of
+    options re-separates)."""
+    section = cfg.systems.get(part.name, {}) if cfg is not None and "systems" in cfg else {}
+    return f"{part.name}:{OmegaConf.to_yaml(OmegaConf.create(section)) if section else ''}"
+
+
+def _cached_parts(name: str, cfg: Any, cache_dir: Path | None) -> list[Any]:
+    parts = build(name, cfg)
+    if cache_dir is None:
+        return parts
+    return [CachedSeparator(p, cache_dir, _identity(p, cfg)) if s.kind == "separator" else p
+            for p, s in zip(parts, chain_specs(name))]
+
+
+def build_chain(name: str, cfg: Any, cache_dir: Path | None) -> Any:
+    """The system `name` (one part, or a Chain of its parts), separators wrapped in the
+    separation cache under `cache_dir` (none when it is None). Not prepared."""
+    parts = _cached_parts(name, cfg, cache_dir)
+    return parts[0] if len(parts) == 1 else Chain(name, parts)
+
+
+def context(task, exp_dir: Path, seed: int = 0) -> RunContext:
+    """The run context of one (task, system folder): its checkpoints and separation cache
+    beside the systems' folders, and a builder for the systems a composite one uses."""
+    cache_dir = Path(exp_dir).parent / "separations"
+    return RunContext(
+        exp_dir=Path(exp_dir),
+        cfg=task.cfg,
+        dataset=task.dataset,
+        device=resolve_device("auto"),
+        seed=seed,
+        is_demo=bool(task.cfg.path.get("is_demo", False)),
+        separation_cache_dir=cache_dir,
+        task=task,
+        build=lambda name: build_chain(name, task.cfg, cache_dir),
+    )
+
+
+def build_system(task, system_name: str, exp_dir: Path) -> tuple["Chain", RunContext]:
+    """The chain of a system name, each part built from its config section and separators
+    wrapped in the shared separation cache, with the run context to prepare it with."""
+    ctx = context(task, exp_dir)
+    return Chain(system_name, _cached_parts(system_name, task.cfg, ctx.separation_cache_dir)), ctx
+
+
+class Chain:
+    """`a+b+...` as one system: the first part separates, enhances or predicts; later parts
+    enhance each stem (or the signal) in turn, and a final predictor scores the result."""
+
+    def __init__(self, name: str, parts: list):
+        self.name = name
+        self.parts = parts
+        self.sample_rate = getattr(parts[0], "sample_rate", None)
+
+    def prepare(self, ctx: RunContext) -> None:
+        for p in self.parts:
+            p.prepare(ctx)
+
+    def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
+        stems = self.parts[0].separate(mixture, sources)
+        for enhancer in self.parts[1:]:
+            stems = {k: enhancer.enhance(v, self.sample_rate) for k, v in stems.items()}
+        return stems
+
+    def enhance(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        for p in self.parts:
+            signal = p.enhance(signal, sample_rate)
+        return signal
+
+    def predict(self, item) -> float:
+        """Enhancers process the heard signal before the predictor scores it."""
+        *enhancers, predictor = self.parts
+        if enhancers:
+            signal = item.signal
+            for enhancer in enhancers:
+                signal = enhancer.enhance(signal, item.sample_rate)
+            item = dataclasses.replace(item, signal=signal)
+        return predictor.predict(item)
