@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import istft, stft
 
+from harness.options import read_options
 from harness.systems import VOCALS, RunContext, register
 
 
@@ -22,9 +23,9 @@ class CentreSeparator:
     sample_rate = 44100
 
     def __init__(self, cfg=None):
-        cfg = cfg or {}
-        self.n_fft = int(cfg.get("n_fft", 2048))
-        self.sharpness = float(cfg.get("sharpness", 4.0))
+        options = read_options(self.name, cfg, {"n_fft": 2048, "sharpness": 4.0})
+        self.n_fft = int(options["n_fft"])
+        self.sharpness = float(options["sharpness"])
 
     def prepare(self, ctx: RunContext) -> None:
         pass

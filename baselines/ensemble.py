@@ -62,11 +62,11 @@ import scipy.linalg
 import scipy.optimize
 
 from harness.files import atomic_write
+from harness.options import check_keys, plain, read_options
 from harness.systems import INSTRUMENTS, RunContext, register
 
 from baselines.postfilter import wiener
-from baselines.separators import plain
-from baselines.training import holdout_songs, song_instruments, target_and_accompaniment
+from baselines.training_data import holdout_songs, song_instruments, target_and_accompaniment
 
 logger = logging.getLogger(__name__)
 
@@ -203,12 +203,10 @@ class Ensemble:
                                       "select": "task_score", "select_pairs": 2, "select_songs": 24}
 
     def __init__(self, section: Any = None, name: str = "ensemble"):
-        given = plain(section)
-        unknown = set(given) - set(self.DEFAULTS)
-        if unknown:
-            raise ValueError(f"system {name!r}: unknown option(s) {sorted(unknown)}; known: {sorted(self.DEFAULTS)}")
-        self.options = {**self.DEFAULTS, **given}
-        self.learn = {**self.LEARN_DEFAULTS, **plain(self.options["learn"])}
+        self.options = read_options(name, section, self.DEFAULTS)
+        learn = plain(self.options["learn"])
+        check_keys(f"system {name!r} learn", learn, self.LEARN_DEFAULTS)
+        self.learn = {**self.LEARN_DEFAULTS, **learn}
         self.name = name
         self.sample_rate = 44100
         self.member_names = [str(m) for m in self.options["members"]]

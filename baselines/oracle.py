@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.errors import InputError
+from harness.options import read_options
 from harness.systems import RunContext, register
 
 
@@ -24,6 +25,7 @@ class Oracle:
     tolerance = 1e-4  # relative residual of a match: a gain apart, the same samples
 
     def __init__(self, cfg=None):
+        read_options(self.name, cfg, {})
         self._songs: dict[int, list[tuple]] = {}
 
     def prepare(self, ctx: RunContext) -> None:
@@ -63,7 +65,7 @@ class MixturePassThrough:
     sample_rate = 44100
 
     def __init__(self, cfg=None):
-        pass
+        read_options(self.name, cfg, {})
 
     def prepare(self, ctx: RunContext) -> None:
         pass

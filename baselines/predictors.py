@@ -12,6 +12,7 @@ from evaluators.stoi import better_ear_stoi
 from evaluators.whisper import Transcriber, score_ears
 from harness.data import PredictionItem
 from harness.errors import InputError
+from harness.options import read_options
 from harness.systems import INTELLIGIBILITY, RunContext, register
 
 
@@ -21,13 +22,14 @@ class WhisperPredictor:
     name = "whisper"
 
     def __init__(self, cfg=None):
-        self.cfg = cfg or {}
+        # null: the recipe's evaluate.whisper setting
+        self.options = read_options(self.name, cfg, {"backend": None, "model": None, "device": None, "beam_size": None})
         self.transcriber = None
 
     def prepare(self, ctx: RunContext) -> None:
         w = ctx.cfg.evaluate.whisper
-        self.transcriber = Transcriber(self.cfg.get("backend", w.backend), self.cfg.get("model", w.model),
-                                       self.cfg.get("device", w.device), int(self.cfg.get("beam_size", w.beam_size)))
+        o = {k: (w[k] if v is None else v) for k, v in self.options.items()}
+        self.transcriber = Transcriber(o["backend"], o["model"], o["device"], int(o["beam_size"]))
 
     def predict(self, item: PredictionItem) -> float:
         return float(score_ears(self.transcriber, item.signal, item.sample_rate, item.prompt)["better_ear"])
@@ -39,9 +41,9 @@ class StoiPredictor:
     name = "stoi"
 
     def __init__(self, cfg=None):
-        self.cfg = cfg or {}
-        self.separator_name = str(self.cfg.get("separator", "centre"))
-        self.stoi_rate = int(self.cfg.get("sample_rate", 10000))
+        options = read_options(self.name, cfg, {"separator": "centre", "sample_rate": 10000})
+        self.separator_name = str(options["separator"])
+        self.stoi_rate = int(options["sample_rate"])
         self.separator = None
 
     def prepare(self, ctx: RunContext) -> None:

@@ -51,30 +51,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from baselines.arunet import ARUNet, ARUNetConfig
-from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
-from baselines.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.inference import separate_chunked, torch_threads
+from baselines.models.arunet import ARUNet, ARUNetConfig
+from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.models.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 from baselines.postfilter import wiener
-from baselines.training import (
-    SegmentSampler,
-    TrainConfig,
-    derived_seed,
-    init_model,
-    is_finished,
-    resample,
-    resolve_device,
-    separate_chunked,
-    torch_threads,
-    train_model,
-    training_songs,
-)
-from baselines.waveunet import WaveUNet, WaveUNetConfig
+from baselines.training import TrainConfig, derived_seed, init_model, is_finished, train_model
+from baselines.training_data import SegmentSampler, training_songs
+from evaluators.device import resolve_device
+from evaluators.resample import resample
+from harness.options import check_keys, plain, read_options
 from harness.systems import INSTRUMENTS, RunContext, register
 
 logger = logging.getLogger(__name__)
@@ -113,29 +107,6 @@ DEMO_TRAIN = {
 FULL_TRAIN = {"steps": 100_000, "batch_size": 4, "segment_seconds": 3.0, "lr": 1e-3, "checkpoint_every": 1000}
 
 
-def plain(section: Any) -> Any:
-    """An OmegaConf node (or None, or a dict/list) as plain Python containers."""
-    if section is None:
-        return {}
-    try:
-        from omegaconf import OmegaConf
-
-        if OmegaConf.is_config(section):
-            return OmegaConf.to_container(section, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(section, (list, tuple)):
-        return list(section)
-    return dict(section)
-
-
-def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
-    try:
-        return cfg.get(key, default) if cfg is not None else default
-    except Exception:  # noqa: BLE001 (OmegaConf raises for missing mandatory values)
-        return default
-
-
 def resolve_preset(option: str, ctx: RunContext) -> str:
     option = str(option or "auto").lower()
     if option in ("official", "full"):
@@ -169,13 +140,11 @@ class InstrumentSeparator:
     extra_defaults: dict[str, Any] = {}
 
     def __init__(self, section: Any = None):
-        options = {**COMMON_DEFAULTS, **self.extra_defaults}
-        given = plain(section)
-        unknown = set(given) - set(options)
-        if unknown:
-            raise ValueError(f"system {self.name!r}: unknown option(s) {sorted(unknown)}; known: {sorted(options)}")
-        options.update(given)
-        self.options = options
+        self.options = options = read_options(self.name, section, {**COMMON_DEFAULTS, **self.extra_defaults})
+        self.model_overrides = plain(options["model"])
+        # typos in the nested sections fail here, not mid-run
+        check_keys(f"system {self.name!r} model", self.model_overrides, [f.name for f in fields(self.config_class)])
+        check_keys(f"system {self.name!r} train", plain(options["train"]), [f.name for f in fields(TrainConfig)])
         self.sample_rate = INPUT_RATE
         self.models: dict[str, torch.nn.Module] = {}
         self.model_dirs: dict[str, Path] = {}
@@ -190,7 +159,7 @@ class InstrumentSeparator:
 
     def build_model(self, preset: str, rate: int) -> torch.nn.Module:
         cfg = self.config_class.demo() if preset == "demo" else self.config_class.full()
-        return self.model_class(self.config_class.from_dict({**cfg.to_dict(), "samplerate": rate, **plain(self.options["model"])}))
+        return self.model_class(cfg.with_overrides({"samplerate": rate, **self.model_overrides}, f"system {self.name!r} model"))
 
     @property
     def member_id(self) -> str:
@@ -311,7 +280,7 @@ class InstrumentSeparator:
             raise KeyError(f"system {self.name!r} has no model for {instrument!r} (models: {sorted(self.models)})")
         model = self.models[instrument]
         rate = int(getattr(model.cfg, "samplerate", self.sample_rate))
-        signal = resample(np.asarray(mixture, dtype=np.float32), self.sample_rate, rate)
+        signal = resample(np.asarray(mixture, dtype=np.float32), self.sample_rate, rate, "polyphase")
         scale = float(np.sqrt(np.mean(signal**2)) + 1e-5)
         tensor = torch.from_numpy(np.ascontiguousarray(signal.T / scale))
         with torch_threads(self.options["threads"]):
@@ -319,7 +288,7 @@ class InstrumentSeparator:
         estimate = estimate.numpy() * scale  # (2, channels, t)
         out = []
         for stem in estimate:
-            stem = resample(stem.T, rate, self.sample_rate)
+            stem = resample(stem.T, rate, self.sample_rate, "polyphase")
             stem = stem[: len(mixture)]
             if len(stem) < len(mixture):
                 stem = np.pad(stem, ((0, len(mixture) - len(stem)), (0, 0)))
@@ -347,6 +316,7 @@ class ConvTasNetSeparator(InstrumentSeparator):
 
     name = "convtasnet"
     member = "convtasnet"
+    model_class, config_class = ConvTasNet, ConvTasNetConfig
     extra_defaults = {"causal": False, "pretrained_dir": None}
 
     @property
@@ -356,7 +326,7 @@ class ConvTasNetSeparator(InstrumentSeparator):
     def build_model(self, preset: str, rate: int) -> ConvTasNet:
         causal = bool(self.options["causal"])
         cfg = ConvTasNetConfig.demo(causal) if preset == "demo" else ConvTasNetConfig.official(causal)
-        cfg = ConvTasNetConfig.from_dict({**cfg.to_dict(), "samplerate": rate, **plain(self.options["model"])})
+        cfg = cfg.with_overrides({"samplerate": rate, **self.model_overrides}, f"system {self.name!r} model")
         return ConvTasNet(cfg)
 
     def pretrained_dir(self, instrument: str) -> Path | None:

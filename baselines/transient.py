@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
+from harness.options import read_options
 from harness.systems import RunContext, register
 
 
@@ -19,10 +20,10 @@ class TransientBooster:
     name = "transient_boost"
 
     def __init__(self, cfg=None):
-        cfg = cfg or {}
-        self.boost_db = float(cfg.get("boost_db", 3.0))
-        self.envelope_ms = float(cfg.get("envelope_ms", 5.0))
-        self.smooth_ms = float(cfg.get("smooth_ms", 2.0))
+        options = read_options(self.name, cfg, {"boost_db": 3.0, "envelope_ms": 5.0, "smooth_ms": 2.0})
+        self.boost_db = float(options["boost_db"])
+        self.envelope_ms = float(options["envelope_ms"])
+        self.smooth_ms = float(options["smooth_ms"])
 
     def prepare(self, ctx: RunContext) -> None:
         pass

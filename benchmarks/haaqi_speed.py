@@ -110,10 +110,11 @@ def main() -> None:
         torch.set_num_threads(1)
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         for device in devices:
-            from evaluators import haaqi_torch
+            from evaluators.haaqi import haaqi_v1
+            from evaluators.haaqi_torch import TorchStages
 
-            run = (lambda: haaqi_torch.haaqi_v1(reference, RATE, processed, RATE, HEARING, 1,
-                                                seed=1, device=device)[0])
+            run = (lambda: haaqi_v1(reference, RATE, processed, RATE, HEARING, 1, seed=1,
+                                    stages=TorchStages(device))[0])
             run() if device == "cuda" else None  # CUDA context and kernels
             t_torch, s_torch = timed(run)
             print(f"{length:4.0f} s  torch {device} {t_torch:.3f}  "

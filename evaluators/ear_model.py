@@ -648,7 +648,12 @@ def melcor9_high(reference, distorted, threshold, add_noise, rng):
 def _melcor9_crosscov(b, nsamp, n_fir, reference_cep, processed_cep):
     """eb.melcor9_crosscovmatrix: every filter/basis convolution in one batch of FFTs
     (upstream's 2 x filters x basis direct convolutions cost ~50 us each), then the same
-    normalised cross-covariances."""
+    normalised cross-covariances. `b` holds the modulation filters, (nmod, n_fir + 1) taps
+    as ``_modulation_filters`` makes them; any other length is refused, since the FFT
+    length and the crop below assume it."""
+    b = np.atleast_2d(b)
+    if b.shape[-1] != n_fir + 1:
+        raise ValueError(f"modulation filters have {b.shape[-1]} taps, expected n_fir + 1 = {n_fir + 1}")
     size = next_fast_len(nsamp + n_fir, real=True)
     filters = np.fft.rfft(b, size)[:, None, None, :]  # (nmod, 1, 1, freq)
     signals = np.fft.rfft(np.stack([reference_cep, processed_cep]), size)  # (2, nbasis, freq)

@@ -7,7 +7,8 @@ maps onto):
   (``evaluators.ear_model``); same steps and constants, scores equal to pyclarity's to
   rounding (<= 1e-6) given the same noise draws.
 * ``torch``: the fast ear model with envelope alignment, env_smooth and bm_covary in
-  torch, on CUDA when available, else on the CPU, in float64 (``evaluators.haaqi_torch``).
+  torch, on CUDA when available, else on the CPU, in float64 (``evaluators.haaqi_torch``
+  supplies the stages to the one ``haaqi_v1``).
 * ``pyclarity``: the official implementation, the reference for parity.
 
 ``seed`` controls the ear model's added noise without touching numpy's global state:
@@ -113,13 +114,16 @@ def haaqi_v1(
     add_noise: float = 0.0,
     segment_covariance: int = 16,
     seed=None,
+    stages=None,
 ) -> tuple[float, float, float, list[float]]:
-    """pyclarity's ``haaqi_v1`` (fast backend): (combined, nonlinear, linear, raw).
+    """pyclarity's ``haaqi_v1``: (combined, nonlinear, linear, raw).
 
     raw = [mel_cepstral_high, basilar_membrane_sync5, d_loud, d_norm]. Arguments as
-    upstream plus `seed` (module docstring); `segment_covariance` must be 16 (the only
-    value HAAQI uses; the fast bm_covary is built for it). Inputs are not validated here:
-    use ``compute_haaqi`` for checked inputs.
+    upstream plus `seed` (module docstring) and `stages`, the band stages' backend: None
+    (or ``ear_model.Stages()``) for ``fast``, ``haaqi_torch.TorchStages(device)`` for
+    ``torch``. `segment_covariance` must be 16 (the only value HAAQI uses; the fast
+    bm_covary is built for it). Inputs are not validated here: use ``compute_haaqi`` for
+    checked inputs.
     """
     from evaluators import ear_model
 
@@ -129,7 +133,7 @@ def haaqi_v1(
     audiogram = audiogram.resample(HAAQI_AUDIOGRAM_FREQUENCIES)
     smooth, covariance, mean_square, reference_sl, processed_sl = ear_model.ear_features(
         reference, reference_freq, processed, processed_freq, audiogram.levels, equalisation,
-        level1, rng, silence_threshold=silence_threshold)
+        level1, rng, stages=stages, silence_threshold=silence_threshold)
     cepstral_high = ear_model.melcor9_high(smooth[0], smooth[1], silence_threshold,
                                            add_noise, rng)
     return _combine(cepstral_high, covariance, mean_square, reference_sl, processed_sl,
@@ -195,14 +199,13 @@ def compute_haaqi(
                 processed_sample_rate=processed_sample_rate,
                 reference_sample_rate=reference_sample_rate, audiogram=audiogram,
                 equalisation=equalisation, level1=level1))
+    stages = None
     if backend == "torch":
-        from evaluators import haaqi_torch
+        from evaluators.haaqi_torch import TorchStages
 
-        return float(haaqi_torch.haaqi_v1(
-            reference, reference_sample_rate, processed, processed_sample_rate, audiogram,
-            equalisation, level1, seed=seed)[0])
+        stages = TorchStages()
     return float(haaqi_v1(reference, reference_sample_rate, processed, processed_sample_rate,
-                          audiogram, equalisation, level1, seed=seed)[0])
+                          audiogram, equalisation, level1, seed=seed, stages=stages)[0])
 
 
 def compute_haaqi_stereo(

@@ -7,6 +7,9 @@ envelope_align's lag search (block FFT correlation), env_smooth and bm_covary (s
 windows, means, energies and +-1 ms cross-correlations by batched FFT). They run on CUDA
 when it is available, else on the CPU, always in float64, so the scores match pyclarity's
 to rounding (the parity test uses the same 1e-6 tolerance as for ``fast``).
+
+Use: ``evaluators.haaqi.haaqi_v1(..., stages=TorchStages(device))``, or ``compute_haaqi(...,
+backend="torch")``.
 """
 
 from __future__ import annotations
@@ -17,19 +20,14 @@ import numpy as np
 import torch
 
 from evaluators import ear_model
-from evaluators.haaqi import _combine, _rng
-from evaluators.haaqi import HAAQI_AUDIOGRAM_FREQUENCIES
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+from evaluators.device import resolve_device
 
 
 class TorchStages(ear_model.Stages):
     """ear_model.Stages in torch float64 on `device`; numpy in, numpy out."""
 
     def __init__(self, device: torch.device | str | None = None):
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = torch.device(resolve_device(device))
 
     def _tensor(self, array) -> torch.Tensor:
         return torch.as_tensor(np.asarray(array), dtype=torch.float64, device=self.device)
@@ -135,28 +133,3 @@ class TorchStages(ear_model.Stages):
         ok = (ms_a > small) & (ms_b > small)
         cov = torch.where(ok, best / torch.sqrt(ms_a * ms_b).clamp_min(small), 0.0)
         return cov, ms_a
-
-
-def haaqi_v1(
-    reference: np.ndarray,
-    reference_freq: float,
-    processed: np.ndarray,
-    processed_freq: float,
-    audiogram,
-    equalisation: int,
-    level1: float = 65.0,
-    silence_threshold: float = 2.5,
-    add_noise: float = 0.0,
-    seed=None,
-    device: torch.device | str | None = None,
-) -> tuple[float, float, float, list[float]]:
-    """evaluators.haaqi.haaqi_v1 with TorchStages on `device` (default: CUDA if present)."""
-    rng = _rng(seed)
-    audiogram = audiogram.resample(HAAQI_AUDIOGRAM_FREQUENCIES)
-    smooth, covariance, mean_square, reference_sl, processed_sl = ear_model.ear_features(
-        reference, reference_freq, processed, processed_freq, audiogram.levels, equalisation,
-        level1, rng, stages=TorchStages(device), silence_threshold=silence_threshold)
-    cepstral_high = ear_model.melcor9_high(smooth[0], smooth[1], silence_threshold,
-                                           add_noise, rng)
-    return _combine(cepstral_high, covariance, mean_square, reference_sl, processed_sl,
-                    silence_threshold)

@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             if not runnable:
                 continue
             for name in runnable:
+                registry.build(name, cfg)  # bad options fail here, before any work
+            for name in runnable:
                 run_one(recipe, cfg, name, options, stages)
                 ran += 1
             if args.stage in ("all", "merge", "leaderboard"):  # package and the per-item stages print none

@@ -111,7 +111,12 @@ def build(name: str, cfg: Any) -> list[Any]:
         section = {}
         if cfg is not None and "systems" in cfg and s.name in cfg.systems:
             section = cfg.systems[s.name]
-        parts.append(s.factory(section))
+        try:
+            parts.append(s.factory(section))
+        except HarnessError:
+            raise
+        except (ValueError, TypeError) as err:  # a bad option value: one line naming the system
+            raise HarnessError(f"system {s.name!r}: {err}") from None
     return parts
 
 

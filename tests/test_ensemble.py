@@ -312,7 +312,7 @@ def test_demo_members_learn_to_beat_the_mixture(tmp_path):
     """The demo-size members, briefly trained, separate the violin better than the mixture
     itself does (SDR of the target), on songs they have not seen."""
     from baselines.separators import ARUNetSeparator, ConvTasNetSeparator, WaveUNetSeparator
-    from baselines.training import target_and_accompaniment
+    from baselines.training_data import target_and_accompaniment
 
     train = SyntheticCAD2(instruments=("Violin", "Cello", "Flute"), songs=6, seconds=3.0, split="train")
     valid = SyntheticCAD2(instruments=("Violin", "Cello", "Flute"), songs=3, seconds=3.0, split="valid")

@@ -97,3 +97,13 @@ def test_batched_entry_points_check_shapes(signal):
         compute_haaqi_stereo(signal, signal, RATE, RATE, audiogram("mild"), audiogram("mild"))
     with pytest.raises(ValueError, match="batch sizes differ"):
         compute_haaqi_batch([signal], [signal, signal], RATE, RATE, [audiogram("mild")])
+
+
+def test_melcor9_crosscov_refuses_a_filter_of_the_wrong_length():
+    from evaluators.ear_model import _melcor9_crosscov, _modulation_filters
+
+    b, n_fir, _ = _modulation_filters()
+    cep = np.random.default_rng(0).standard_normal((5, 300))
+    _melcor9_crosscov(b[4:8], 300, n_fir, cep, cep)  # the right length passes
+    with pytest.raises(ValueError, match="taps"):
+        _melcor9_crosscov(b[4:8, :-2], 300, n_fir, cep, cep)

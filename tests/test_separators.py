@@ -10,20 +10,15 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from baselines.arunet import ARUNet, ARUNetConfig
-from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
-from baselines.hf_checkpoint import load_pretrained, save_pretrained
+from baselines.models.arunet import ARUNet, ARUNetConfig
+from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.models.hf_checkpoint import load_pretrained, save_pretrained
 from baselines.separators import ARUNetSeparator, ConvTasNetSeparator, WaveUNetSeparator
-from baselines.training import (
-    SegmentSampler,
-    TrainConfig,
-    holdout_songs,
-    init_model,
-    separate_chunked,
-    train_model,
-    training_songs,
-)
-from baselines.waveunet import WaveUNet, WaveUNetConfig
+from baselines.inference import separate_chunked
+from baselines.models.waveunet import WaveUNet, WaveUNetConfig
+from baselines.training import TrainConfig, init_model, train_model
+from baselines.training_data import SegmentSampler, holdout_songs, training_songs
+from harness.errors import HarnessError
 from harness.registry import build, spec
 from harness.systems import INSTRUMENTS, RunContext
 from tests.synthetic_cad2 import SyntheticCAD2
@@ -231,7 +226,7 @@ def test_registered_with_options():
         assert spec(name).kind == "separator" and spec(name).provides(INSTRUMENTS)
     (separator,) = build("convtasnet", OmegaConf.create({"systems": {"convtasnet": {"causal": True}}}))
     assert separator.member_id == "convtasnet_causal" and separator.options["add_residual"] == 0.1
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(HarnessError, match="unknown option"):
         ConvTasNetSeparator({"causl": True})
 
 

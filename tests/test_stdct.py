@@ -5,7 +5,7 @@ import pytest
 import scipy.fft
 import torch
 
-from baselines.stdct import STDCT, dct_matrix, istdct, num_frames, sine_window, stdct
+from baselines.models.stdct import STDCT, dct_matrix, istdct, num_frames, sine_window, stdct
 
 
 @pytest.mark.parametrize("frame_length", [8, 256, 1024])

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.model_config import ModelConfig
+from baselines.models.model_config import ModelConfig
 
 EPS = 1e-8
 

@@ -20,9 +20,9 @@ from safetensors.torch import load_file, save_file
 
 from harness.files import atomic_write
 
-from baselines.arunet import ARUNet, ARUNetConfig
-from baselines.convtasnet import ConvTasNet, ConvTasNetConfig
-from baselines.waveunet import WaveUNet, WaveUNetConfig
+from baselines.models.arunet import ARUNet, ARUNetConfig
+from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"

@@ -1,7 +1,7 @@
 """Attentive MultiResUNet on the short-time DCT (Sgouros, Bousis & Mitianoudis 2022), as in
 seed 003: one model per target instrument, target vs accompaniment, stereo.
 
-* Input: the STDCT (``baselines.stdct``) of each audio channel, laid out as an image
+* Input: the STDCT (``baselines.models.stdct``) of each audio channel, laid out as an image
   ``(audio_channels, frame_length coefficients, frames)``; the network sees the compressed
   magnitude ``log1p(|C| / rms(C))`` (the DCT is real, so there is no phase to model).
 * U-Net of MultiRes blocks (Ibtihaz & Rahman 2020: three chained 3x3 convolutions with
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.model_config import ModelConfig
-from baselines.stdct import STDCT
+from baselines.models.model_config import ModelConfig
+from baselines.models.stdct import STDCT
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.model_config import ModelConfig
+from baselines.models.model_config import ModelConfig
 
 
 @dataclass

@@ -17,3 +17,12 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def with_overrides(self, overrides: dict, where: str):
+        """A copy with `overrides` applied; a key the config does not have is an error
+        (ValueError naming `where`, the unknown keys and the known ones)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown option(s) {unknown}; known: {sorted(known)}")
+        return type(self)(**{**self.to_dict(), **overrides})
