@@ -1,4 +1,6 @@
-"""Seed 003's ensemble: per instrument, a weighted sum of the members' waveforms.
+"""The weighted ensemble of Stergioulis and Petroglou, "Classical Music Source Separation and Enhancement" (University of
+Thessaly ECE439 project, 2025): per instrument, a weighted sum
+of the members' waveforms.
 
 A ``WeightMatrix`` (members x instruments, like Demucs' ``BagOfModels`` weights) holds one
 weight per member for each instrument, normalised per instrument to sum to one; a column
@@ -6,9 +8,9 @@ named ``"*"`` applies to any instrument without its own column.
 
 Weights (option ``weights``):
 
-* ``seed``: ConvTasNet 0.7, Wave-U-Net 0.2, ARUNet 0.1 for every instrument (seed 003).
+* ``paper``: ConvTasNet 0.7, Wave-U-Net 0.2, ARUNet 0.1 for every instrument (the paper's weights).
 * ``uniform``: equal weights.
-* ``learned``: fitted per instrument (the seed's future work), see ``fit_weights``. Criterion
+* ``learned``: fitted per instrument (the paper's future work), see ``fit_weights``. Criterion
   (``learn.criterion``): ``nnls`` (default) solves non-negative least squares of the
   ground-truth instrument stem on the members' estimates, over the waveforms of every fitting
   song, each song's equations divided by its target energy (so every song weighs the same),
@@ -22,19 +24,19 @@ Weights (option ``weights``):
   ``learn.pool_songs`` = k (default 4); an instrument with no fitting song, and the ``"*"``
   column, take the pooled weights.
   Then (``learn.select`` = ``task_score``, the default) the fit competes with simpler
-  candidates, the seed and uniform weights and each member alone, by the task's own score on
+  candidates, the paper's and uniform weights and each member alone, by the task's own score on
   the fitting songs (CAD2 task 2: HAAQI of the rebalanced, hearing-aided remix for up to
   ``learn.select_pairs`` = 2 scene-listener pairs per song and the first
   ``learn.select_songs`` = 24 fitting songs, via ``task.score_separations``);
   the best one is kept, a tie keeping the fit, and every candidate's score is recorded. NNLS
-  minimises waveform error, which HAAQI does not reward in full: on the demo the fit raised
-  the SDR above every member's but not the HAAQI. ``none`` keeps the fit.
+  minimises waveform error, which HAAQI does not reward in full, so a fit can raise the SDR
+  above every member's without raising the HAAQI. ``none`` keeps the fit.
   Fitting songs (``learn.split``): ``holdout`` (default) = the training-split songs that the
   members did *not* train on (``TrainConfig.holdout_fraction``, fixed by a hash of the song
   name), so the weights neither reward a member for over-fitting the training songs nor leak
   the validation songs the leaderboard reports on; ``train`` and ``valid`` are offered too
   (``valid`` leaks: its scores are then optimistic). An instrument with no fitting song keeps
-  the seed weights (recorded as such). The weights are written to
+  the paper's weights (recorded as such). The weights are written to
   ``ctx.checkpoint_dir/<name>/learned_weights.json`` and reused while the members (their
   identities: config and weight digests), split and criterion are unchanged.
 * an explicit list ``[0.5, 0.3, 0.2]`` (one per member, every instrument) or a mapping
@@ -71,7 +73,7 @@ from baselines.training_data import holdout_songs, song_instruments, target_and_
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMBERS = ["convtasnet", "waveunet", "arunet"]
-SEED_WEIGHTS = {"convtasnet": 0.7, "waveunet": 0.2, "arunet": 0.1}
+PAPER_WEIGHTS = {"convtasnet": 0.7, "waveunet": 0.2, "arunet": 0.1}
 ANY = "*"
 
 
@@ -102,11 +104,11 @@ class WeightMatrix:
         return {inst: {m: float(self.values[j, i]) for j, m in enumerate(self.members)} for i, inst in enumerate(self.instruments)}
 
     @classmethod
-    def seed(cls, members: list[str]) -> "WeightMatrix":
-        missing = [m for m in members if m not in SEED_WEIGHTS]
+    def paper(cls, members: list[str]) -> "WeightMatrix":
+        missing = [m for m in members if m not in PAPER_WEIGHTS]
         if missing:
-            raise ValueError(f"weights 'seed' is defined for {list(SEED_WEIGHTS)}, not for {missing}")
-        return cls(members, [ANY], [[SEED_WEIGHTS[m]] for m in members])
+            raise ValueError(f"weights 'paper' is defined for {list(PAPER_WEIGHTS)}, not for {missing}")
+        return cls(members, [ANY], [[PAPER_WEIGHTS[m]] for m in members])
 
     @classmethod
     def uniform(cls, members: list[str]) -> "WeightMatrix":
@@ -117,11 +119,11 @@ class WeightMatrix:
         """A preset name, a list (one weight per member) or a mapping instrument -> list/mapping."""
         spec = spec if isinstance(spec, str) else plain(spec)
         if isinstance(spec, str):
-            if spec == "seed":
-                return cls.seed(members)
+            if spec == "paper":
+                return cls.paper(members)
             if spec == "uniform":
                 return cls.uniform(members)
-            raise ValueError(f"unknown weights preset {spec!r}; use seed, uniform, learned, a list or a mapping")
+            raise ValueError(f"unknown weights preset {spec!r}; use paper, uniform, learned, a list or a mapping")
         if isinstance(spec, list):
             return cls(members, [ANY], [[float(w)] for w in list(spec)])
         columns = []
@@ -188,14 +190,14 @@ def fit_weights(estimates: list[np.ndarray], targets: list[np.ndarray], criterio
 
 
 @register("ensemble", kind="separator", produces=INSTRUMENTS,
-          description="Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet",
+          description="Stergioulis-Petroglou ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet",
           compare_with=("oracle", "mixture", *DEFAULT_MEMBERS, "ensemble_learned"))
 class Ensemble:
-    """Seed 003 ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet."""
+    """Stergioulis-Petroglou ensemble: per-instrument weighted sum of ConvTasNet, Wave-U-Net and ARUNet."""
 
     DEFAULTS: dict[str, Any] = {
         "members": DEFAULT_MEMBERS,
-        "weights": "seed",
+        "weights": "paper",
         "learn": {},
         "wiener": False,
     }
@@ -304,7 +306,7 @@ class Ensemble:
             pooled = fit_weights(all_estimates, all_targets, self.learn["criterion"])
             pooled_source = f"pooled fit over {len(all_targets)} instrument stem(s)"
         else:
-            fallback = WeightMatrix.seed(self.member_names) if all(m in SEED_WEIGHTS for m in self.member_names) else WeightMatrix.uniform(self.member_names)
+            fallback = WeightMatrix.paper(self.member_names) if all(m in PAPER_WEIGHTS for m in self.member_names) else WeightMatrix.uniform(self.member_names)
             pooled, pooled_source = fallback.column(ANY), "fallback (no fitting song)"
         prior = float(self.learn["pool_songs"])
         instruments: dict[str, dict] = {}
@@ -328,7 +330,7 @@ class Ensemble:
         return self._matrix(instruments)
 
     def select(self, ctx: RunContext, dataset, songs: list[str], fitted: WeightMatrix) -> dict:
-        """The fitted weights, or a simpler candidate (seed, uniform, each member alone) if it
+        """The fitted weights, or a simpler candidate (paper, uniform, each member alone) if it
         scores better by the task's own score on the fitting songs (``learn.select``
         ``task_score``: HAAQI of the rebalanced, hearing-aided remix for up to
         ``learn.select_pairs`` scene-listener pairs per song). A waveform fit does not carry
@@ -366,8 +368,8 @@ class Ensemble:
 
     def _simple_candidates(self) -> dict[str, WeightMatrix]:
         candidates = {"uniform": WeightMatrix.uniform(self.member_names)}
-        if all(m in SEED_WEIGHTS for m in self.member_names):
-            candidates["seed"] = WeightMatrix.seed(self.member_names)
+        if all(m in PAPER_WEIGHTS for m in self.member_names):
+            candidates["paper"] = WeightMatrix.paper(self.member_names)
         for j, member in enumerate(self.member_names):
             candidates[f"{member} alone"] = WeightMatrix(self.member_names, [ANY], np.eye(len(self.member_names))[:, [j]])
         return candidates

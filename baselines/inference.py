@@ -12,9 +12,9 @@ import torch
 def torch_threads(count: int | None):
     """Run a block with `count` torch CPU threads (None: leave the setting alone).
 
-    On a 2-core machine shared with other processes (joblib workers, other jobs), two OpenMP
-    threads per process spin and wait on each other: we measured the same training 10x slower
-    than with one thread. One thread per process is the robust default."""
+    When several processes share few cores (joblib workers, other jobs), OpenMP threads of
+    different processes spin and wait on each other; one thread per process is the robust
+    default (benchmarks/README.md has the measurement)."""
     if not count:
         yield
         return

@@ -54,4 +54,4 @@ class StoiPredictor:
         if item.unprocessed is None:
             raise InputError(item.signal_id, "the STOI baseline needs the unprocessed signal")
         vocals = self.separator.separate(item.unprocessed, ["vocals"])["vocals"]
-        return better_ear_stoi(vocals, item.signal, item.sample_rate, self.stoi_rate)
+        return better_ear_stoi(item.signal, vocals, item.sample_rate, self.stoi_rate)

@@ -29,13 +29,11 @@ Options (the system's config section ``systems.<name>``; every one has a default
                       share |S_i|^2 / sum_j |S_j|^2 of the mixture's STFT
                       (``baselines.postfilter``), as open-unmix and Demucs finish; they then
                       sum to the mixture and ``mixture_consistency`` has nothing left to do.
-                      On the demo it lifted every member's HAAQI (ConvTasNet 0.543 -> 0.605,
-                      Wave-U-Net 0.589 -> 0.608, ARUNet 0.618 -> 0.620, same checkpoints).
                       false reproduces the official baseline's plain waveform outputs.
 ``device``            ``auto`` (cuda when present) or a torch device.
 ``seed``              null: the run's seed (``ctx.seed``).
-``threads``           torch CPU threads while training and separating (1: robust on a shared
-                      machine, where two threads per process were measured 10x slower;
+``threads``           torch CPU threads while training and separating (1: robust when several
+                      processes share few cores, see ``baselines.inference.torch_threads``;
                       null: leave torch's setting).
 ``causal``            (convtasnet) causal model with cLN; default false.
 ``pretrained_dir``    (convtasnet) a folder with one HF-layout folder per instrument, named
@@ -68,6 +66,7 @@ from baselines.training import TrainConfig, derived_seed, init_model, is_finishe
 from baselines.training_data import SegmentSampler, training_songs
 from evaluators.device import resolve_device
 from evaluators.resample import resample
+from harness.instruments import INSTRUMENTS as INSTRUMENTS_OF_CAD2
 from harness.options import check_keys, plain, read_options
 from harness.systems import INSTRUMENTS, RunContext, register
 
@@ -76,7 +75,6 @@ logger = logging.getLogger(__name__)
 INPUT_RATE = 44100
 DEMO_RATE = 22050
 DEMO_MAX_SECONDS = 3600.0
-ALL_INSTRUMENTS = ["Bassoon", "Cello", "Clarinet", "Flute", "Oboe", "Sax", "Viola", "Violin"]
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "preset": "auto",
@@ -95,10 +93,8 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "threads": 1,
 }
 
-# Training budgets of the demo preset (22.05 kHz models, batch 4). Measured for one instrument
-# with one CPU thread (process time, data already in memory): ConvTasNet 16.5 s, Wave-U-Net
-# 24 s, ARUNet 10.5 s, i.e. about 51 s per instrument for the three members; with two threads
-# on an idle 2-core machine ConvTasNet took 10 s. A busy machine can be several times slower.
+# Training budgets of the demo preset (22.05 kHz models, batch 4): under a minute per
+# instrument for the three members on one CPU thread (timings in benchmarks/README.md).
 DEMO_TRAIN = {
     "convtasnet": {"steps": 240, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
     "waveunet": {"steps": 240, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
@@ -191,7 +187,7 @@ class InstrumentSeparator:
         try:
             return list(ctx.dataset("train").instruments)
         except Exception:  # noqa: BLE001 (no training split: use what the pretrained folder holds)
-            available = [i for i in ALL_INSTRUMENTS if self.has_pretrained(i)]
+            available = [i for i in INSTRUMENTS_OF_CAD2 if self.has_pretrained(i)]
             if available:
                 return available
             raise

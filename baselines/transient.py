@@ -1,4 +1,5 @@
-"""Seed 000's post-processor: a transient booster.
+"""A transient booster, the post-processor of the attention U-Net masking system submitted to the
+ICASSP 2026 Cadenza challenge (CLIP) as T050.
 
 "calculating the derivative of the masked signal and then applying a gain to parts of the audio
 with a positive gradient". Here the derivative is taken of a short RMS envelope (the raw
@@ -15,7 +16,7 @@ from harness.options import read_options
 from harness.systems import RunContext, register
 
 
-@register("transient_boost", kind="enhancer", description="boosts rising envelopes (seed 000's post-processing)")
+@register("transient_boost", kind="enhancer", description="boosts rising envelopes (the T050 CLIP system's post-processing)")
 class TransientBooster:
     name = "transient_boost"
 

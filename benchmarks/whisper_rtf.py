@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluators.lyrics import correctness  # noqa: E402
 from evaluators.whisper import Transcriber, load_model  # noqa: E402
-from harness.demo.lyrics import lyric_clips  # noqa: E402
+from harness.demo.lyric_clips import lyric_clips  # noqa: E402
 
 
 def main() -> None:

@@ -1,10 +1,8 @@
-"""``RandomState.standard_normal`` draws, reproduced several times faster.
+"""``RandomState.standard_normal`` draws, reproduced faster (the ear model needs 2 x 32 x N).
 
-numpy's legacy normal (MT19937 doubles, Marsaglia polar method, second value of each
-pair cached in the state) costs ~25 ns a draw, and the ear model needs 2 x 32 x N draws.
-Here numba runs the MT19937 stream on uint32 words and the rejection loop in vectorised
-passes (~2 ns a draw, ~0.7 ns a skipped one), and numpy's SIMD ``log`` finishes the
-pairs. The stream, pair order, cached value and final state are the same as numpy's; a
+numpy's legacy normal is MT19937 doubles, the Marsaglia polar method, and the second value
+of each pair cached in the state. Here numba runs the MT19937 stream on uint32 words and the
+rejection loop in vectorised passes, and numpy's SIMD ``log`` finishes the pairs. The stream, pair order, cached value and final state are the same as numpy's; a
 value can differ from numpy's in the last bit only where numpy's vectorised ``log`` and
 libm's ``log`` round differently.
 """

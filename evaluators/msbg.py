@@ -27,10 +27,10 @@ Output length and delay (measured with pyclarity 0.9.0 on speech at 44.1 kHz):
 Pass ``trim=True`` to cut the output to the input length (the delay stays).
 
 Speed: the spectral smearing step does one 256 x 256 complex matrix-vector product per
-8 ms frame. With a multi-threaded OpenBLAS on a busy machine those tiny products made MSBG
-~40x slower (13 s instead of 0.3 s for 3.4 s of audio, measured on 2 shared cores), so the
-simulation runs with BLAS limited to one thread (``threadpoolctl``, a scikit-learn
-dependency; skipped if it is missing). At 44.1 kHz one ear then takes ~0.1 s per second.
+8 ms frame; a multi-threaded BLAS spends far longer synchronising threads over such tiny
+products than computing them, so the simulation runs with BLAS limited to one thread
+(``threadpoolctl``, a scikit-learn dependency; skipped if it is missing). Timings are in
+benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def museval_sdr(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray], sample_rate: int) -> dict[str, float]:
+def museval_sdr(estimates: dict[str, np.ndarray], references: dict[str, np.ndarray], sample_rate: int) -> dict[str, float]:
     """Median-over-frames SDR per stem. Arrays are (n, ch); estimates must cover every reference.
 
     museval needs at least two sources and raises on an all-silent stem; both cases return NaN

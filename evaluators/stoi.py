@@ -11,7 +11,9 @@ Official steps (pyclarity 0.9.0 ``recipes/cad_icassp_2026/baseline/compute_stoi.
    exceeds 0.001 of its peak;
 4. ``pystoi.stoi(reference, processed, 10000)``; better ear = max over channels.
 
-Resampling is soxr "HQ", as upstream (evaluators/resample.py).
+Resampling is soxr "HQ", as upstream (evaluators/resample.py). The metrics take the
+processed signal first, then the reference, as every metric of this package; ``input_align``
+keeps upstream's (reference, processed) order.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def input_align(reference: np.ndarray, processed: np.ndarray, sample_rate: float
     return ref[start : end + 1], proc[start : end + 1]
 
 
-def stoi(reference: np.ndarray, processed: np.ndarray, sample_rate: int, stoi_rate: int = STOI_RATE, extended: bool = False) -> float:
+def stoi(processed: np.ndarray, reference: np.ndarray, sample_rate: int, stoi_rate: int = STOI_RATE, extended: bool = False) -> float:
     """STOI of one channel: resample both to ``stoi_rate``, align, score (no peak scaling)."""
     from pystoi import stoi as pystoi_stoi
 
@@ -61,7 +63,7 @@ def stoi(reference: np.ndarray, processed: np.ndarray, sample_rate: int, stoi_ra
     return float(pystoi_stoi(ref, proc, stoi_rate, extended=extended))
 
 
-def stoi_ears(reference: np.ndarray, processed: np.ndarray, sample_rate: int, stoi_rate: int = STOI_RATE) -> list[float]:
+def stoi_ears(processed: np.ndarray, reference: np.ndarray, sample_rate: int, stoi_rate: int = STOI_RATE) -> list[float]:
     """Per-channel STOI of (n, n_channels) signals after dividing both by the processed peak."""
     ref = np.asarray(reference, dtype=float)
     proc = np.asarray(processed, dtype=float)
@@ -77,9 +79,9 @@ def stoi_ears(reference: np.ndarray, processed: np.ndarray, sample_rate: int, st
     if peak == 0:
         raise ValueError("the processed signal is silent")
     ref, proc = ref / peak, proc / peak
-    return [stoi(ref[:, c], proc[:, c], sample_rate, stoi_rate) for c in range(ref.shape[1])]
+    return [stoi(proc[:, c], ref[:, c], sample_rate, stoi_rate) for c in range(ref.shape[1])]
 
 
-def better_ear_stoi(reference: np.ndarray, processed: np.ndarray, sample_rate: int, stoi_rate: int = STOI_RATE) -> float:
+def better_ear_stoi(processed: np.ndarray, reference: np.ndarray, sample_rate: int, stoi_rate: int = STOI_RATE) -> float:
     """max over channels of :func:`stoi_ears` (the CLIP1 STOI baseline's raw score)."""
-    return max(stoi_ears(reference, processed, sample_rate, stoi_rate))
+    return max(stoi_ears(processed, reference, sample_rate, stoi_rate))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness import registry
 from harness.errors import HarnessError
-from harness.recipe import discover, load_config, make_task, select
+from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
 from harness.runner import STAGES, Run, RunOptions, parse_shard
 
 
@@ -36,13 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-resume", action="store_true", help="redo items that are already done")
     p.add_argument("--allow-partial", action="store_true", help="merge even if items are missing or failed")
     p.add_argument("--alone", action="store_true", help="run only the named systems, not those they are compared with")
+    p.add_argument("--recipes-dir", type=Path, default=RECIPES_DIR,
+                   help="folder of recipes (<challenge>[/<task>]/recipe.yaml + task.py); default: this project's")
     p.add_argument("--list", action="store_true", help="list recipes and systems")
     return p
 
 
-def list_all() -> str:
+def list_all(recipes_dir: Path = RECIPES_DIR) -> str:
     lines = ["recipes:"]
-    for tid, recipe in discover().items():
+    for tid, recipe in discover(recipes_dir).items():
         lines.append(f"  {tid}")
     lines.append("systems:")
     for name, spec in registry.available().items():
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)
     try:
         if args.list:
-            print(list_all())
+            print(list_all(args.recipes_dir))
             return 0
         if not args.recipe:
             raise HarnessError("name a recipe (run_recipe.py --list shows them)")
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                              scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
         stages = STAGES if args.stage == "all" else (args.stage,)
         ran, takes = 0, {}
-        for recipe in select(args.recipe, args.task):
+        for recipe in select(args.recipe, args.task, args.recipes_dir):
             cfg = load_config(recipe, overrides, args.data_root)
             task = make_task(recipe, cfg)
             runs_here = lambda n: registry.runs_on(n, task)  # noqa: E731

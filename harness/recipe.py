@@ -32,6 +32,8 @@ class Recipe:
 
 
 def discover(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
+    if not Path(root).is_dir():
+        raise HarnessError(f"recipes folder {root} does not exist")
     found = {}
     for yaml in sorted(root.glob("**/recipe.yaml")):
         task_id = yaml.parent.relative_to(root).as_posix()

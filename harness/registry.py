@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from evaluators.device import resolve_device
 from harness.cache import CachedSeparator
 from harness.errors import HarnessError
-from harness.systems import ENTRY_POINT_GROUP, REGISTERED, RunContext, SystemSpec, make_spec
+from harness.systems import ENTRY_POINT_GROUP, REGISTERED, RunContext, SystemSpec, add, make_spec
 
 _LOADED = False
 
@@ -41,13 +41,16 @@ def _load_all() -> None:
         return
     _LOADED = True
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        loaded = ep.load()  # a module registers its systems as it is imported
-        if ep.attr is None:
-            continue
-        meta = getattr(loaded, "__cadenza_spec__", None) or {}
-        if ep.name not in REGISTERED:
-            REGISTERED[ep.name] = make_spec(ep.name, loaded, meta.get("kind", "separator"), meta.get("produces"),
-                                            meta.get("description", ""), meta.get("compare_with", ()))
+        try:
+            loaded = ep.load()  # a module registers its systems as it is imported
+            if ep.attr is None:
+                continue
+            meta = getattr(loaded, "__cadenza_spec__", None) or {}
+            add(make_spec(ep.name, loaded, meta.get("kind", "separator"), meta.get("produces"),
+                          meta.get("description", ""), meta.get("compare_with", ())))
+        except (ImportError, AttributeError, ValueError) as err:
+            _LOADED = False
+            raise HarnessError(f"systems entry point {ep.name} = {ep.value}: {err}") from None
 
 
 def available() -> dict[str, SystemSpec]:
@@ -152,7 +155,8 @@ def context(task, exp_dir: Path, seed: int = 0) -> RunContext:
         dataset=task.dataset,
         device=resolve_device("auto"),
         seed=seed,
-        is_demo=bool(task.cfg.path.get("is_demo", False)),
+        # True on the built-in demo; otherwise unknown, and systems judge from the data itself
+        is_demo=True if task.cfg.path.get("is_demo", False) else None,
         separation_cache_dir=cache_dir,
         task=task,
         build=lambda name: build_chain(name, task.cfg, cache_dir),

@@ -7,7 +7,7 @@ from clarity.utils.signal_processing import compute_rms
 
 from evaluators.haaqi import compute_haaqi
 from harness.audio import resample
-from harness.chain import EARS
+from harness.hearing_aid import EARS
 from harness.data import Listener
 
 

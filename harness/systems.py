@@ -47,9 +47,9 @@ class RunContext:
     ``dataset(split)`` returns the task's loader of that split; ``build(name)`` builds another
     registered system (or chain) from its config section, separators wrapped in the shared
     separation cache, not yet prepared: composite systems (an ensemble's members, a
-    predictor's vocal separator) get their parts this way. ``is_demo`` says whether the data
+    predictor's vocal separator) get their parts this way. ``is_demo`` is True when the data
     is the harness's built-in demo (systems then pick their small presets), ``None`` when the
-    caller does not say. ``task`` is the recipe's task object (for systems that score
+    harness cannot tell (other data; a system may judge from the data itself). ``task`` is the recipe's task object (for systems that score
     candidates with the task's own score, e.g. ``task.score_separations``)."""
 
     exp_dir: Path
@@ -152,11 +152,25 @@ def make_spec(name: str, factory: Callable[[Any], Any], kind: str, produces=None
 REGISTERED: dict[str, SystemSpec] = {}
 
 
+def _origin(factory) -> str:
+    return f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', repr(factory))}"
+
+
+def add(spec: SystemSpec) -> None:
+    """Register `spec`; refuses a name that another factory holds."""
+    held = REGISTERED.get(spec.name)
+    if held is not None and _origin(held.factory) != _origin(spec.factory):
+        raise ValueError(f"system {spec.name!r} is registered twice: by {_origin(held.factory)} and "
+                         f"by {_origin(spec.factory)}; rename one of them")
+    REGISTERED[spec.name] = spec
+
+
 def register(name: str, *, kind: str, produces=None, description: str = "", compare_with: tuple[str, ...] = ()):
-    """Class or function decorator adding a system factory under `name`."""
+    """Class or function decorator adding a system factory under `name`. A second, different
+    factory under a taken name is an error (re-importing the same module is not)."""
 
     def decorate(factory):
-        REGISTERED[name] = make_spec(name, factory, kind, produces, description, compare_with)
+        add(make_spec(name, factory, kind, produces, description, compare_with))
         return factory
 
     return decorate

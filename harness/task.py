@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 
 from harness.data import WorkItem
+from harness import leaderboard
+from harness.errors import HarnessError, InputError
+from harness.hearing_aid import HearingAid
+from harness.metadata import load_json, load_listeners
 
 
 def seed_from_key(key: str) -> int:
@@ -70,25 +74,16 @@ class Task:
         """Fit what the task needs from the fit items' enhance records (written under exp_dir)."""
 
     # submissions ------------------------------------------------------------------------------
-    def expected_outputs(self) -> list:
-        """The files a submission must hold (submissions.validate.ExpectedAudio), one per item."""
-        from harness.errors import HarnessError
-
-        raise HarnessError(f"{self.task_id} has no submission format")
-
     def package(self, exp_dir: Path) -> Path:
-        """Validate a system's outputs and zip them as the challenge names it."""
-        from submissions.package import package_audio
-
-        sub = self.cfg.submission
-        return package_audio(self, Path(exp_dir) / "enhanced", Path(exp_dir) / f"submission_{sub.team_id}_{sub.variant}.zip")
+        """Validate a system's outputs under `exp_dir` and write the challenge's submission file;
+        returns its path. Tasks with an audio submission get this from
+        `submissions.package.AudioSubmission` (and list their files in `expected_outputs`)."""
+        raise HarnessError(f"{self.task_id} has no submission format")
 
     def export(self, scores, exp_dir: Path) -> None:
         """Write what the challenge asks for beside scores.csv (e.g. a predictions CSV)."""
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
-        from harness import leaderboard
-
         return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
                                  self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers())
 
@@ -116,21 +111,14 @@ class SceneListenerTask(Task):
         return self._cache[key]
 
     def listeners(self, split: str) -> dict:
-        from harness.metadata import load_listeners
-
         return self.cached(("listeners", split), lambda: load_listeners(
             self.meta(f"listeners.{split}.json"), self.meta(f"compressor_params.{split}.json")))
 
     def hearing_aid(self):
-        from harness.chain import HearingAid
-
         return self.cached("hearing_aid", lambda: HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate)))
 
     def scene_listener_pairs(self, split: str, scenes: dict, scenes_file: Path) -> list[tuple[str, str]]:
         """Validated (scene id, listener id) pairs, in file order."""
-        from harness.errors import InputError
-        from harness.metadata import load_json
-
         path = self.meta(f"scene_listeners.{split}.json")
         listeners = self.listeners(split)
         pairs = []

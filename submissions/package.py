@@ -10,6 +10,21 @@ from harness.files import atomic_write
 from submissions.validate import check_audio
 
 
+class AudioSubmission:
+    """Mixin of a task whose submission is its enhanced audio, zipped as the challenge names
+    it: ``submission_<team_id>_<variant>.zip`` of every file ``expected_outputs()`` lists
+    (``ExpectedAudio``, paths relative to the system's ``enhanced/`` folder). The task's
+    config holds ``submission.team_id`` and ``submission.variant``."""
+
+    def expected_outputs(self) -> list:
+        raise NotImplementedError
+
+    def package(self, exp_dir: Path) -> Path:
+        sub = self.cfg.submission
+        exp_dir = Path(exp_dir)
+        return package_audio(self, exp_dir / "enhanced", exp_dir / f"submission_{sub.team_id}_{sub.variant}.zip")
+
+
 def package_audio(task, enhanced_dir: Path, destination: Path, max_problems: int = 20) -> Path:
     """Validate `enhanced_dir` against the task's expected outputs and zip it to `destination`."""
     expected = task.expected_outputs()

@@ -20,7 +20,7 @@ from clarity.utils.signal_processing import compute_rms
 from clarity.utils.signal_processing import resample as official_resample
 from recipes.cad2.task2.baseline import evaluate as official  # pyclarity's installed recipe
 
-from harness.chain import HearingAid, adjust_level, apply_gains, remix
+from harness.hearing_aid import HearingAid, adjust_level, apply_gains, remix
 from harness.demo.cad2_task2 import make_demo
 from harness.metadata import load_listeners
 from harness.recipe import load_config, make_task, select

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,8 @@ from tests.synthetic_cad2 import SyntheticCAD2
 # ----------------------------------------------------------------------------- weights
 
 
-def test_seed_preset_is_seed_003():
-    matrix = WeightMatrix.from_spec("seed", DEFAULT_MEMBERS)
+def test_paper_preset_is_the_papers_weights():
+    matrix = WeightMatrix.from_spec("paper", DEFAULT_MEMBERS)
     for instrument in ("Violin", "Bassoon", "Sax"):
         np.testing.assert_allclose(matrix.column(instrument), [0.7, 0.2, 0.1])
 

@@ -22,7 +22,7 @@ def test_alpha_downmix():
 
 @pytest.fixture(scope="module")
 def task1_demo(tmp_path_factory):
-    from harness.demo.lyrics import make_cad2_task1_demo
+    from harness.demo.cad2_task1 import make_cad2_task1_demo
 
     root = tmp_path_factory.mktemp("t1") / "data"
     make_cad2_task1_demo(root, seed=3, n_songs={"train": 1, "valid": 1}, listeners_per_scene=1)
@@ -51,7 +51,7 @@ def test_cad2_task1_oracle_and_mixture(task1_demo, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def clip_demo(tmp_path_factory):
-    from harness.demo.lyrics import make_clip_demo
+    from harness.demo.clip1 import make_clip_demo
 
     root = tmp_path_factory.mktemp("clip") / "data"
     make_clip_demo(root, seed=5, n_train=8, n_valid=5)
@@ -81,4 +81,4 @@ def test_clip_stoi_baseline(clip_demo, tmp_path):
 
 def test_prediction_task_rejects_a_separator(clip_demo, tmp_path, capsys):
     assert main(["cad_icassp_2026", "--system", "centre", "--data-root", str(clip_demo), f"--exp-dir={tmp_path}"]) == 2
-    assert "none of ['centre'] runs on 'cad_icassp_2026' (cad_icassp_2026 takes predictor systems)" in capsys.readouterr().err
+    assert "none of ['centre'] runs on 'cad_icassp_2026' (cad_icassp_2026 takes predictor systems producing intelligibility)" in capsys.readouterr().err

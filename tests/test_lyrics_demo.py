@@ -1,4 +1,4 @@
-"""Demo data in the official CAD2 task 1 and CLIP1 layouts (harness/demo/lyrics.py)."""
+"""Demo data in the official CAD2 task 1 and CLIP1 layouts (harness/demo/cad2_task1.py, clip1.py)."""
 
 import json
 from pathlib import Path
@@ -7,15 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from harness.demo.lyrics import (
-    MARKER,
-    compressor_params_for,
-    intelligibility_index,
-    lyric_clips,
-    make_cad2_task1_demo,
-    make_clip_demo,
-    simulated_listener,
-)
+from harness.demo.cad2_task1 import make_cad2_task1_demo
+from harness.demo.clip1 import make_clip_demo
+from harness.demo.listeners import LYRIC_RULE, compressor_params
+from harness.demo.lyric_clips import lyric_clips
+from harness.demo.simulated_listener import intelligibility_index, simulated_listener
+from harness.demo.store import MARKER
 
 CAD2_META = ["alpha.json"] + [
     f"{name}.{split}.json"
@@ -84,7 +81,7 @@ def test_cad2_layout_as_the_official_evaluate_reads_it(cad2):
 
 
 def test_compressor_rule():
-    p = compressor_params_for([0] * 8, [60] * 8)
+    p = compressor_params([0] * 8, [60] * 8, LYRIC_RULE)
     assert p["gain_l"] == [0.0] * 6 and p["cr_l"] == [1.0] * 6
     assert p["gain_r"] == [24.0] * 6  # half of 60 capped at 24 dB
     assert p["cr_r"] == [2.0] * 6  # 1 + (60 - 20) / 40

@@ -90,3 +90,18 @@ def test_build_chain_wraps_separators_in_the_cache(scratch_registry, tmp_path):
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(HarnessError, match="unknown system 'nope'; known systems: .*oracle"):
         registry.spec("nope")
+
+
+@pytest.mark.parametrize("is_demo, expected", [(True, True), (False, None)])
+def test_context_says_demo_only_when_it_knows(is_demo, expected, tmp_path):
+    """On other data the harness cannot tell; systems then judge from the data (a tiny set
+    passed with --data-root still gets the small presets)."""
+    from omegaconf import OmegaConf
+
+    class FakeTask:
+        cfg = OmegaConf.create({"path": {"is_demo": is_demo}})
+        dataset = None
+
+    ctx = registry.context(FakeTask(), tmp_path / "system")
+    assert ctx.is_demo is expected
+    assert ctx.separation_cache_dir == tmp_path / "separations"

@@ -52,10 +52,10 @@ def test_stoi_orders_conditions(speech44):
     sr = 44100
     rng = np.random.default_rng(1)
     clean = stoi(speech44, speech44, sr)
-    noisy = stoi(speech44, speech44 + 3 * speech44.std() * rng.standard_normal(speech44.size), sr)
+    noisy = stoi(speech44 + 3 * speech44.std() * rng.standard_normal(speech44.size), speech44, sr)
     assert clean > 0.97  # not 1: input_align backs off 2 ms, as the official code does
     assert noisy < clean - 0.1
-    delayed = stoi(speech44, np.concatenate([np.zeros(441), speech44[:-441]]), sr)
+    delayed = stoi(np.concatenate([np.zeros(441), speech44[:-441]]), speech44, sr)
     assert delayed > 0.95  # alignment undoes a 10 ms delay
 
 
@@ -64,13 +64,13 @@ def test_stoi_ears_and_better_ear(speech44):
     rng = np.random.default_rng(2)
     ref = np.stack([speech44, speech44], axis=1)
     proc = ref + np.stack([0.5 * rng.standard_normal(speech44.size), 0.01 * rng.standard_normal(speech44.size)], axis=1) * speech44.std() * 4
-    left, right = stoi_ears(ref, proc, sr)
+    left, right = stoi_ears(proc, ref, sr)
     assert right > left
-    assert better_ear_stoi(ref, proc, sr) == right
+    assert better_ear_stoi(proc, ref, sr) == right
     with pytest.raises(ValueError, match="silent"):
-        stoi_ears(ref, np.zeros_like(ref), sr)
+        stoi_ears(np.zeros_like(ref), ref, sr)
     with pytest.raises(ValueError, match="channel"):
-        stoi_ears(ref, proc[:, :1], sr)
+        stoi_ears(proc[:, :1], ref, sr)
 
 
 def test_msbg_wrong_rate_and_bad_input(speech44):

@@ -1,5 +1,5 @@
 """Attentive MultiResUNet on the short-time DCT (Sgouros, Bousis & Mitianoudis 2022), as in
-seed 003: one model per target instrument, target vs accompaniment, stereo.
+as in Stergioulis and Petroglou (2025): one model per target instrument, target vs accompaniment, stereo.
 
 * Input: the STDCT (``baselines.models.stdct``) of each audio channel, laid out as an image
   ``(audio_channels, frame_length coefficients, frames)``; the network sees the compressed

@@ -1,7 +1,7 @@
 """Short-time discrete cosine transform (STDCT): framed, windowed, orthonormal DCT-II.
 
-Seed 003 feeds its Attentive MultiResUNet with the STDCT of Sgouros et al. (IEEE Access
-2022): frame the signal, window each frame, apply an orthonormal DCT-II per frame. The seed
+Stergioulis and Petroglou (2025) feed their Attentive MultiResUNet with the STDCT of Sgouros et al. (IEEE Access
+2022): frame the signal, window each frame, apply an orthonormal DCT-II per frame. The paper
 gives no frame length, hop or window, so we choose a window that makes the inverse exact:
 
 * analysis and synthesis window: the sine window ``sin(pi (n + 1/2) / N)`` (the square root

@@ -10,20 +10,21 @@
 Ensembles of 2 to 4 of the eight instruments (sometimes a second voice of one of them),
 each panned in the stereo field. Scene ids follow the official ranges (train S1xxxx, valid
 S5xxxx). Valid songs are longer than their scored segment, so cropping is exercised.
-Deterministic in `seed`; a marker file holding the settings makes a second call free.
+Deterministic in `seed`; built and cached through ``harness.demo.store.build``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from harness.audio import write_audio
-from harness.demo.instruments import INSTRUMENTS, render
+from harness.demo.instruments import render
 from harness.demo.listeners import make_listeners
+from harness.demo.store import build
+from harness.instruments import INSTRUMENTS
 
 SAMPLE_RATE = 44100
 VERSION = 3  # bump when the generator changes what it writes, so cached demos are remade
@@ -114,12 +115,10 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
 def make_demo(root: Path, **overrides) -> Path:
     """Write the demo dataset under `root` (skipped when the same settings are already there)."""
     settings = {**DEFAULTS, **overrides, "version": VERSION}
-    root = Path(root)
-    marker = root / ".demo-complete.json"
-    if marker.exists() and json.loads(marker.read_text()) == settings:
-        return root
-    if root.exists():
-        shutil.rmtree(root)
+    return build(Path(root), settings, lambda folder: _write(folder, settings))
+
+
+def _write(root: Path, settings: dict) -> None:
     (root / "metadata").mkdir(parents=True)
     gains: dict = {}
     # one random stream per split, so that resizing one split leaves the other as it was
@@ -130,5 +129,3 @@ def make_demo(root: Path, **overrides) -> Path:
                  settings["valid_seconds"], settings["segment_seconds"], 50000, gains, settings,
                  [i for i in INSTRUMENTS if i in trained])
     (root / "metadata" / "gains.json").write_text(json.dumps(gains, indent=2))
-    marker.write_text(json.dumps(settings))
-    return root

@@ -11,14 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INSTRUMENTS = ("Bassoon", "Cello", "Clarinet", "Flute", "Oboe", "Sax", "Viola", "Violin")
-STRINGS = ("Cello", "Viola", "Violin")
-WINDS = ("Bassoon", "Clarinet", "Flute", "Oboe", "Sax")
-
-
-def family(instrument: str) -> str:
-    return "strings" if instrument in STRINGS else "winds"
-
 
 @dataclass(frozen=True)
 class Timbre:

@@ -42,7 +42,7 @@ class ClipTask(Task):
     lower_is_better = True
 
     def make_demo(self, root: Path) -> None:
-        from harness.demo.lyrics import make_clip_demo
+        from harness.demo.clip1 import make_clip_demo
 
         make_clip_demo(root, seed=int(self.cfg.demo.seed), n_train=int(self.cfg.demo.n_train),
                        n_valid=int(self.cfg.demo.n_valid))

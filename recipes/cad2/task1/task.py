@@ -9,7 +9,9 @@ level1 from the amplified reference); intelligibility per ear = Whisper transcri
 listener's hearing-loss simulation (MSBG) of that ear, correctness = hits / (S + D + H) after
 text normalisation; score = alpha x better-ear correctness + (1 - alpha) x mean HAAQI.
 
-Differences from pyclarity 0.9.0 main, following the challenge rules (notes/clarity_anchor.md 1.8):
+Differences from pyclarity 0.9.0 main, following the challenge rules
+(https://cadenzachallenge.org/docs/cadenza2/Lyric%20Intelligibility/lyric_evaluation; pyclarity
+`recipes/cad2/task1/baseline/evaluate.py`):
 - Whisper hears the MSBG output of each ear (main transcribes the unprocessed stereo signal, so
   both ears get the same transcript); each ear's correctness uses its own word count;
 - text is normalised before scoring (main scores raw text, so case and punctuation count as errors);
@@ -30,7 +32,7 @@ from evaluators.lyrics import correctness
 from evaluators.msbg import simulate_hearing_loss
 from evaluators.whisper import Transcriber
 from harness.audio import read_audio, save_task_output
-from harness.chain import EARS, normalise_loudness
+from harness.hearing_aid import EARS, normalise_loudness
 from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.errors import InputError
 from harness.metadata import load_json, require
@@ -56,7 +58,7 @@ class Cad2Task1(SceneListenerTask):
     primary_metric = "score"
 
     def make_demo(self, root: Path) -> None:
-        from harness.demo.lyrics import make_cad2_task1_demo
+        from harness.demo.cad2_task1 import make_cad2_task1_demo
 
         make_cad2_task1_demo(root, seed=int(self.cfg.demo.seed), n_songs=dict(self.cfg.demo.songs),
                              listeners_per_scene=int(self.cfg.demo.listeners_per_scene))

@@ -6,7 +6,9 @@ evaluate: ground-truth sources (cropped to the scene's segment) -> the same gain
 level and compressor -> HAAQI per ear at 24 kHz, equalisation 2, level1 from the reference's
 RMS, noise seeded from the scene id.
 
-Differences from pyclarity 0.9.0 main, following the challenge rules (notes/clarity_anchor.md):
+Differences from pyclarity 0.9.0 main, following the challenge rules
+(https://cadenzachallenge.org/docs/cadenza2/Rebalancing%20Classical/rebalancing_evaluation; pyclarity
+`recipes/cad2/task2/baseline/evaluate.py` and `enhance.py`):
 - the reference is cropped to the scene's segment (main forgets to; fixed on the v0.6 branch);
 - two voices of one instrument are one separated stem with the mean of their gains (as
   `check_repeated_source`), counted once; main separates the instrument once per voice and
@@ -25,20 +27,21 @@ import numpy as np
 from evaluators.sdr import median_sdr, museval_sdr
 from harness.audio import read_audio, save_task_output
 from harness.cache import content_key
-from harness.chain import adjust_level, apply_gains, remix
+from harness.hearing_aid import adjust_level, apply_gains, remix
 from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.demo.cad2_task2 import make_demo
-from harness.demo.instruments import family
+from harness.instruments import family
 from harness.errors import InputError
 from harness.files import atomic_write
 from harness.metadata import load_json, require
 from harness.scoring import haaqi_ears
 from harness.systems import INSTRUMENTS
 from harness.task import SceneListenerTask, legacy_rng
+from submissions.package import AudioSubmission
 from submissions.validate import ExpectedAudio
 
 
-class Cad2Task2(SceneListenerTask):
+class Cad2Task2(AudioSubmission, SceneListenerTask):
     task_id = "cad2/task2"
     accepts = ("separator",)
     needs = INSTRUMENTS
@@ -150,7 +153,7 @@ class Cad2Task2(SceneListenerTask):
         path = memo_dir / f"{content_key(stems[song.instruments[0]], song.instruments, system)}.json"
         if path.exists():
             return json.loads(path.read_text())["median"]
-        per_stem = museval_sdr(references, {k: stems[k] for k in references}, ds.sample_rate)
+        per_stem = museval_sdr({k: stems[k] for k in references}, references, ds.sample_rate)
         result = {"song": song.name, "per_stem": per_stem, "median": median_sdr(per_stem)}
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result)))
         return result["median"]
@@ -245,8 +248,8 @@ def _segment_seconds(song: Song, ds: MusicDataset) -> float:
 
 
 def _family(song: Song) -> str:
-    """Strings or winds by the majority of the song's sources; a tie is 'mixed' (seed 003's
-    Table 2 splits its set into string and wind subsets without saying how)."""
+    """Strings or winds by the majority of the song's sources; a tie is 'mixed' (Stergioulis
+    and Petroglou's results table splits its set into string and wind subsets without saying how)."""
     fams = [family(t.instrument) for t in song.sources.values()]
     strings, winds = fams.count("strings"), fams.count("winds")
     return "strings" if strings > winds else "winds" if winds > strings else "mixed"
