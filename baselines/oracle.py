@@ -26,25 +26,41 @@ class Oracle:
 
     def __init__(self, cfg=None):
         read_options(self.name, cfg, {})
-        self._songs: dict[int, list[tuple]] = {}
+        self._ds = None
+        self._mixtures: dict[str, np.ndarray | None] = {}  # read on demand: one bad file fails only its items
+        self._unreadable: dict[str, str] = {}
 
     def prepare(self, ctx: RunContext) -> None:
-        ds = ctx.dataset(ctx.cfg.split)
-        self.sample_rate = ds.sample_rate
-        for song in ds.songs.values():
-            mixture = ds.load_track(song.mixture).astype(np.float64)
-            self._songs.setdefault(mixture.shape[0], []).append((mixture, ds, song))
+        self._ds = ctx.dataset(ctx.cfg.split)
+        self.sample_rate = self._ds.sample_rate
+
+    def _mixture(self, song) -> np.ndarray | None:
+        if song.name not in self._mixtures:
+            try:
+                self._mixtures[song.name] = self._ds.load_track(song.mixture).astype(np.float64)
+            except InputError as err:
+                self._mixtures[song.name] = None
+                self._unreadable[song.name] = str(err)
+        return self._mixtures[song.name]
 
     def _find(self, mixture: np.ndarray):
         x = mixture.astype(np.float64)
-        for candidate, ds, song in self._songs.get(x.shape[0], []):
+        ds = self._ds
+        for song in ds.songs.values():
+            duration = getattr(song.mixture, "duration", None)
+            if duration and abs(int(round(duration * ds.sample_rate)) - x.shape[0]) > 1:
+                continue  # another length: no need to read it
+            candidate = self._mixture(song)
+            if candidate is None or candidate.shape != x.shape:
+                continue
             energy = np.sum(candidate**2)
-            if candidate.shape != x.shape or energy == 0:
+            if energy == 0:
                 continue
             gain = np.sum(x * candidate) / energy
             if np.sum((x - gain * candidate) ** 2) <= self.tolerance**2 * np.sum(x**2):
                 return gain, ds, song
-        raise InputError("oracle", "this mixture is not a segment of any song of the split")
+        unread = f" ({len(self._unreadable)} could not be read, e.g. {next(iter(self._unreadable.values()))})" if self._unreadable else ""
+        raise InputError("oracle", f"this mixture is not a segment of any song of the split{unread}")
 
     def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
         gain, ds, song = self._find(mixture)

@@ -57,7 +57,10 @@ def read_audio(
             path,
             f"segment [{start:.3f} s, +{duration} s] is outside the file ({info.frames / info.samplerate:.3f} s)",
         )
-    signal, _ = sf.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
+    try:
+        signal, _ = sf.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
+    except Exception as err:  # a truncated or corrupt file fails only when decoded
+        raise InputError(path, f"cannot decode audio ({err})") from None
     return check_signal(signal, path, allow_silence=allow_silence)
 
 
@@ -72,8 +75,10 @@ def save_task_output(
 ) -> int:
     """The challenges' output format: resample, (soft) clip to [-1, 1], 16-bit FLAC.
 
-    Returns the number of clipped samples, as pyclarity's clip_signal reports them.
+    Returns the number of clipped samples, as pyclarity's clip_signal reports them. A signal
+    with NaN or infinite samples (e.g. from a broken fitting) is refused, never written.
     """
+    check_signal(signal, f"{path} (output)")
     out = resample(np.asarray(signal, dtype=np.float64), signal_rate, output_rate)
     if soft_clip:
         out = np.tanh(out)

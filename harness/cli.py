@@ -19,6 +19,23 @@ from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
 from harness.runner import STAGES, Run, RunOptions, parse_shard
 
 
+EXIT_ITEMS_FAILED = 1  # the run went through, but some items failed (or did not merge)
+EXIT_ERROR = 2  # bad input, options or data: a one-line error, nothing (more) was run
+
+
+def _check_values(args) -> None:
+    if args.jobs < 1:
+        raise HarnessError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.exp_dir:
+        exp = Path(args.exp_dir)
+        if exp.exists() and not exp.is_dir():
+            raise HarnessError(f"--exp-dir {exp} is a file, not a folder")
+        try:
+            exp.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise HarnessError(f"--exp-dir {exp} cannot be created: {err.strerror}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run_recipe.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", nargs="?", help="challenge (cad2) or challenge/task (cad2/task2)")
@@ -72,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.recipe:
             raise HarnessError("name a recipe (run_recipe.py --list shows them)")
+        _check_values(args)
         overrides = list(args.overrides)
         if args.exp_dir:
             overrides.append(f"path.exp_root={args.exp_dir}")
@@ -79,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         options = RunOptions(jobs=args.jobs, shard=parse_shard(args.shard), backend=args.backend,
                              scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
         stages = STAGES if args.stage == "all" else (args.stage,)
-        ran, takes = 0, {}
+        ran, failed, takes = 0, 0, {}
         for recipe in select(args.recipe, args.task, args.recipes_dir):
             cfg = load_config(recipe, overrides, args.data_root)
             task = make_task(recipe, cfg)
@@ -93,20 +111,25 @@ def main(argv: list[str] | None = None) -> int:
             for name in runnable:
                 registry.build(name, cfg)  # bad options fail here, before any work
             for name in runnable:
-                run_one(recipe, cfg, name, options, stages)
+                failed += run_one(recipe, cfg, name, options, stages)
                 ran += 1
-            if args.stage in ("all", "merge", "leaderboard"):  # package and the per-item stages print none
+            if args.stage in ("merge", "leaderboard") or (args.stage == "all" and options.shard == (1, 1)):  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
         if not ran and args.stage != "leaderboard":
             kinds = ", ".join(f"{t} takes {k}" for t, k in takes.items())
             raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows what each system produces")
+        if failed:
+            print(f"error: {failed} item(s) failed (recorded with their reasons in results/; finished items are kept)",
+                  file=sys.stderr)
+            return EXIT_ITEMS_FAILED
         return 0
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
 
 
-def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> None:
+def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> int:
+    """Run the stages of one system; returns how many items failed."""
     run = Run(recipe, cfg, system_name, options)
     start = time.perf_counter()
     if set(stages) & {"train", "enhance", "evaluate"}:
@@ -119,7 +142,12 @@ def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> None:
         if stage in stages:
             failed += run.stage(stage)["failed"]
     if "merge" in stages:
-        run.merge()
+        if options.shard != (1, 1) and len(stages) > 1:
+            k, n = options.shard
+            run._log(f"shard {k}/{n} done; merge with --stage merge once all {n} shards have finished")
+        else:
+            run.merge()
     if "package" in stages:
         run._log(f"submission written to {run.task.package(run.exp_dir)}")
     run._log(f"done in {time.perf_counter() - start:.1f} s" + (f", {failed} item(s) failed" if failed else ""))
+    return failed

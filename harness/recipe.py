@@ -7,6 +7,7 @@ never imported as `recipes.*`: pyclarity installs a top-level package of that na
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.util
 import sys
 from dataclasses import dataclass
@@ -71,17 +72,42 @@ def load_config(recipe: Recipe, overrides: list[str] = (), data_root: str | None
         cfg.path.root = data_root
     cfg.path.is_demo = cfg.path.root is None
     if cfg.path.root is None:
-        cfg.path.root = cfg.path.demo_root
+        # each demo size lives in its own folder, so runs of other sizes never rebuild it under a reader
+        demo = OmegaConf.to_container(cfg.get("demo", {}), resolve=True) or {}
+        check_demo_sizes(recipe.task_id, demo)
+        cfg.path.root = str(Path(str(cfg.path.demo_root)) / demo_key(demo))
     for key in ("root", "exp_root"):
         cfg.path[key] = str((cwd / str(cfg.path[key])).resolve())
     return cfg
 
 
+def demo_key(params: dict) -> str:
+    """The folder name of a demo set: a digest of its parameters."""
+    return "set-" + hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def check_demo_sizes(task_id: str, params: dict, prefix: str = "demo") -> None:
+    """Every number of `demo.*` is a size, a duration or a count and must be positive (the
+    seed: zero or more); anything else would build an empty or impossible set."""
+    for key, value in params.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            check_demo_sizes(task_id, value, name)
+        elif isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        elif isinstance(value, (int, float)):
+            if (key == "seed" and value < 0) or (key != "seed" and not value > 0):
+                raise HarnessError(f"{task_id}: {name}={value} is not a possible demo size (it must be positive)")
+
+
 def config_hash(cfg: DictConfig) -> str:
-    """Hash of what determines the results (runner settings excluded)."""
+    """Hash of what determines the results: runner settings and where files live (`path.*`,
+    but for `path.is_demo`) are left out, so a finished experiment folder copied or mounted
+    elsewhere, or data moved to another disk, resumes where it was."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     for key in RUNNER_KEYS:
         plain.pop(key, None)
+    plain["path"] = {"is_demo": bool(plain.get("path", {}).get("is_demo", False))}
     return hashlib.sha1(OmegaConf.to_yaml(OmegaConf.create(plain)).encode()).hexdigest()[:12]
 
 

@@ -11,6 +11,7 @@ arrives, so finished work survives any failure or kill.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from harness.errors import HarnessError
+from harness.files import atomic_write
 from harness.recipe import Recipe, config_hash, load_task_module
 from harness.registry import build_system
 from harness.results import ResultsFile, done_keys, latest, merge, package_versions, read_records
@@ -51,6 +53,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def check_unique(items: list, what: str) -> None:
+    """Two items with one key would be run twice and counted twice: refuse them."""
+    seen, twice = set(), []
+    for it in items:
+        if it.key in seen:
+            twice.append(it.key)
+        seen.add(it.key)
+    if twice:
+        raise HarnessError(f"{what}: duplicate key(s) {sorted(set(twice))[:5]}; each item must appear once in the metadata")
+
+
 def shard_items(items: list, shard: tuple[int, int]) -> list:
     k, n = shard
     return sorted(items, key=lambda it: it.key)[k - 1 :: n]
@@ -77,6 +90,42 @@ def _system(task, recipe_dir: str, cfg_yaml: str, system_name: str, exp_dir: Pat
     return _PROCESS_CACHE[key]
 
 
+# ---- outputs bound to the config that wrote them ---------------------------------------------
+def _digest(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def stamp_output(fields: dict, exp: Path) -> dict:
+    """`output_file` (relative to the system's folder, so a moved folder keeps it) and
+    `output_sha1` of the file an enhance record names in `output`; {} when it names none."""
+    if not isinstance(fields.get("output"), str):
+        return {}
+    path = Path(fields["output"])
+    try:
+        relative = path.resolve().relative_to(exp.resolve()).as_posix()
+    except ValueError:
+        relative = str(path)
+    return {"output_file": relative, "output_sha1": _digest(path)}
+
+
+def output_problem(record: dict, exp: Path) -> str | None:
+    """Why the output an ok enhance record stamped cannot be scored now, or None if it can.
+    All configs of a system share `enhanced/`: a later run with other settings rewrites it."""
+    if "output_sha1" not in record:
+        return None
+    path = exp / record["output_file"]
+    if not path.is_file():
+        return f"{path}: output missing; rerun --stage enhance"
+    if _digest(path) != record["output_sha1"]:
+        return (f"{path}: rewritten by a run with another config since this config's enhance stage; "
+                "rerun --stage enhance with this config")
+    return None
+
+
 def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item, exp_dir: str, enhanced: dict | None) -> dict:
     """One item of one stage, in a worker. Returns the record to append; never raises."""
     start = time.perf_counter()
@@ -86,7 +135,11 @@ def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item,
         if stage in ("enhance", "fit"):
             system = _system(task, recipe_dir, cfg_yaml, system_name, exp)
             fields = task.enhance(item, system, exp / "enhanced")
+            fields.update(stamp_output(fields, exp))
         else:
+            problem = output_problem(enhanced or {}, exp)
+            if problem:
+                raise HarnessError(problem)
             fields = task.evaluate(item, exp / "enhanced", enhanced or {})
         record = {"status": "ok", **fields}
     except Exception as err:  # recorded, never fatal: the run goes on with the other items
@@ -161,9 +214,16 @@ class Run:
         """Run enhance, evaluate (or fit, on `items`) over this shard; returns counts."""
         # the fit stage needs every training item, whatever shard this run is
         k, n = (1, 1) if stage == "fit" else self.options.shard
-        items = shard_items(self.task.work_items() if items is None else items, (k, n))
+        all_items = self.task.work_items() if items is None else items
+        check_unique(all_items, f"{self.recipe.task_id} {stage} items")
+        items = shard_items(all_items, (k, n))
         done = done_keys(self.results_dir, stage, self.hash) if self.options.resume else set()
+        if stage in ("enhance", "fit") and done:
+            # an output rewritten by another config since is not done for this one
+            records = latest(read_records(self.results_dir, stage), self.hash)
+            done = {key for key in done if output_problem(records[key], self.exp_dir) is None}
         todo = [it for it in items if it.key not in done]
+        already = len(items) - len(todo)
         enhanced = {}
         if stage == "evaluate":
             enhanced = latest(read_records(self.results_dir, "enhance"), self.hash)
@@ -175,7 +235,7 @@ class Run:
         results = ResultsFile(self.results_dir / f"{stage}-{k}of{n}.jsonl",
                               {"stage": stage, "system": self.system_name, "config_hash": self.hash,
                                "config": OmegaConf.to_container(self.cfg, resolve=True), "versions": package_versions()})
-        self._log(f"{stage}: {len(todo)} to do, {len(items) - len(todo)} already done (shard {k}/{n})")
+        self._log(f"{stage}: {len(todo)} to do, {already} already done (shard {k}/{n})")
         if not todo:
             return {"ok": 0, "failed": 0, "skipped": len(items)}
         calls = (delayed(run_item)(str(self.recipe.directory), self.cfg_yaml, self.system_name, stage, it,
@@ -205,12 +265,17 @@ class Run:
         return contextlib.nullcontext(Parallel(n_jobs=opts.jobs, backend="loky", return_as="generator_unordered"))
 
     def merge(self):
-        expected = [it.key for it in self.task.work_items()]
+        items = self.task.work_items()
+        check_unique(items, f"{self.recipe.task_id} items")
+        expected = [it.key for it in items]
         table = merge(self.results_dir, expected, self.task.score_columns, self.hash, self.options.allow_partial)
-        table.to_csv(self.exp_dir / "scores.csv", index=False)
+        atomic_write(self.exp_dir / "scores.csv", lambda tmp: table.to_csv(tmp, index=False))
         self.task.export(table, self.exp_dir)
         self._log(f"merged {len(table)} of {len(expected)} items into {self.exp_dir / 'scores.csv'}")
         return table
+
+
+SCHEDULER_TIMEOUT_S = 10
 
 
 class _DaskParallel:
@@ -223,7 +288,11 @@ class _DaskParallel:
         from dask.distributed import Client, LocalCluster
 
         if self.scheduler:
-            self.client = Client(self.scheduler)
+            try:
+                self.client = Client(self.scheduler, timeout=SCHEDULER_TIMEOUT_S)
+            except (OSError, TimeoutError) as err:
+                raise HarnessError(f"no Dask scheduler answered at {self.scheduler} within {SCHEDULER_TIMEOUT_S} s "
+                                   f"({type(err).__name__}); is it running, and is the address right?") from None
             self.cluster = None
         else:
             self.cluster = LocalCluster(n_workers=max(1, self.jobs), threads_per_worker=1, processes=True,

@@ -122,12 +122,17 @@ class SceneListenerTask(Task):
         path = self.meta(f"scene_listeners.{split}.json")
         listeners = self.listeners(split)
         pairs = []
-        for scene_id, listener_ids in self.cached(("scene_listeners", split), lambda: load_json(path, "scene-listener")).items():
+        table = self.cached(("scene_listeners", split), lambda: load_json(path, "scene-listener", expect=dict))
+        for scene_id, listener_ids in table.items():
             where = f"{path} [{scene_id}]"
             if scene_id not in scenes:
                 raise InputError(where, f"scene {scene_id!r} is not in {scenes_file.name}")
+            if not isinstance(listener_ids, list) or not all(isinstance(lid, str) for lid in listener_ids):
+                raise InputError(where, f"expected a list of listener ids, found {listener_ids!r}")
             for lid in listener_ids:
                 if lid not in listeners:
-                    raise InputError(where, f"unknown listener {lid!r}")
+                    raise InputError(where, f"unknown listener {lid!r} (not in listeners.{split}.json)")
+                if listener_ids.count(lid) > 1:
+                    raise InputError(where, f"listener {lid!r} is listed {listener_ids.count(lid)} times")
                 pairs.append((scene_id, lid))
         return pairs

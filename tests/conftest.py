@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
+
+import harness  # noqa: F401  (pins the CPU numerics before torch loads: harness/numerics.py)
+import torch  # noqa: E402
 
 from harness.cli import main
 

@@ -32,7 +32,7 @@ def test_missing_stem_fails_that_item_only(run_cli, demo_copy, tmp_path):
     stem.unlink()
     exp = tmp_path / "exp"
     assert run_cli("--system", "mixture", "--stage", "enhance", data=demo_copy, exp=exp) == 0
-    assert run_cli("--system", "mixture", "--stage", "evaluate", data=demo_copy, exp=exp) == 0
+    assert run_cli("--system", "mixture", "--stage", "evaluate", data=demo_copy, exp=exp) == 1  # items failed
     failures = _failures(exp, "evaluate")
     assert len(failures) == 2  # the two scenes of that song
     assert all(f"{stem}: file not found" in e for e in failures.values())
@@ -45,7 +45,7 @@ def test_wrong_sample_rate_names_the_file(run_cli, demo_copy, tmp_path):
     signal, _ = sf.read(mixture)
     sf.write(mixture, signal[::2], 22050, format="FLAC")
     exp = tmp_path / "exp"
-    assert run_cli("--system", "mixture", "--stage", "enhance", data=demo_copy, exp=exp) == 0
+    assert run_cli("--system", "mixture", "--stage", "enhance", data=demo_copy, exp=exp) == 1
     errors = set(_failures(exp, "enhance").values())
     assert errors == {f"{mixture}: sample rate is 22050 Hz, expected 44100 Hz"}
 
@@ -71,7 +71,7 @@ def test_silent_reference_is_reported(run_cli, demo_copy, tmp_path):
             sf.write(path, np.zeros_like(signal), rate, format="FLAC")
     exp = tmp_path / "exp"
     run_cli("--system", "mixture", "--stage", "enhance", data=demo_copy, exp=exp)
-    run_cli("--system", "mixture", "--stage", "evaluate", data=demo_copy, exp=exp)
+    assert run_cli("--system", "mixture", "--stage", "evaluate", data=demo_copy, exp=exp) == 1
     assert any("reference is silent" in e for e in _failures(exp, "evaluate").values())
 
 
@@ -80,7 +80,7 @@ def test_silent_mixture_is_reported(run_cli, demo_copy, tmp_path):
     signal, rate = sf.read(mixture)
     sf.write(mixture, np.zeros_like(signal), rate, format="FLAC")
     exp = tmp_path / "exp"
-    run_cli("--system", "mixture", "--stage", "enhance", data=demo_copy, exp=exp)
+    assert run_cli("--system", "mixture", "--stage", "enhance", data=demo_copy, exp=exp) == 1
     assert any(f"{mixture}: signal is silent" in e for e in _failures(exp, "enhance").values())
 
 

@@ -49,11 +49,13 @@ class ClipTask(Task):
 
     def _records(self, split: str) -> list[dict]:
         path = Path(self.cfg.path.metadata_dir) / f"{split}_metadata.json"
-        records = load_json(path, "metadata")
-        if not isinstance(records, list):
-            raise InputError(path, "expected a list of signal records")
+        records = load_json(path, "metadata", expect=list)
+        seen = {}
         for i, r in enumerate(records):
             require(r, ("signal", "prompt"), f"{path} [{i}]")
+            if r["signal"] in seen:
+                raise InputError(f"{path} [{i}]", f"signal {r['signal']!r} is listed twice (also at [{seen[r['signal']]}])")
+            seen[r["signal"]] = i
         return records
 
     def _items(self, split: str, need_labels: bool) -> list[WorkItem]:

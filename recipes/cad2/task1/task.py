@@ -65,13 +65,13 @@ class Cad2Task1(SceneListenerTask):
 
     # data -------------------------------------------------------------------------------------
     def _segments(self, split: str) -> dict:
-        return self.cached(("music", split), lambda: load_json(self.meta(f"music.{split}.json"), "music"))
+        return self.cached(("music", split), lambda: load_json(self.meta(f"music.{split}.json"), "music", expect=dict))
 
     def _scenes(self, split: str) -> dict:
-        return self.cached(("scenes", split), lambda: load_json(self.meta(f"scene.{split}.json"), "scenes"))
+        return self.cached(("scenes", split), lambda: load_json(self.meta(f"scene.{split}.json"), "scenes", expect=dict))
 
     def _alphas(self) -> dict:
-        return self.cached("alphas", lambda: load_json(self.meta("alpha.json"), "alpha"))
+        return self.cached("alphas", lambda: load_json(self.meta("alpha.json"), "alpha", expect=dict))
 
     def _song(self, split: str, segment_id: str) -> Song:
         where = f"{self.meta(f'music.{split}.json')} [{segment_id}]"

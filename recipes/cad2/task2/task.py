@@ -12,7 +12,8 @@ Differences from pyclarity 0.9.0 main, following the challenge rules
 - the reference is cropped to the scene's segment (main forgets to; fixed on the v0.6 branch);
 - two voices of one instrument are one separated stem with the mean of their gains (as
   `check_repeated_source`), counted once; main separates the instrument once per voice and
-  sums both copies, doubling it;
+  sums both copies, doubling it; with two repeated instruments, main's `check_repeated_source`
+  pools all their voices into one mean, where we average per instrument (`stem_gains`);
 - output folders come from the split name, not from the scene-id ranges whose bounds are off
   by one on main.
 """
@@ -33,7 +34,7 @@ from harness.demo.cad2_task2 import make_demo
 from harness.instruments import family
 from harness.errors import InputError
 from harness.files import atomic_write
-from harness.metadata import load_json, require
+from harness.metadata import GAIN_RANGE, load_json, require
 from harness.scoring import haaqi_ears
 from harness.systems import INSTRUMENTS
 from harness.task import SceneListenerTask, legacy_rng
@@ -64,15 +65,15 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
         loaders = {
             "songs": lambda: self._load_songs(self.meta(f"music.{split}.json")),
             "listeners": lambda: self.listeners(split),
-            "scenes": lambda: load_json(self._scenes_file(split), "scenes"),
-            "gains": lambda: load_json(self.meta("gains.json"), "gains"),  # shared by the splits
+            "scenes": lambda: load_json(self._scenes_file(split), "scenes", expect=dict),
+            "gains": lambda: load_json(self.meta("gains.json"), "gains", expect=dict),  # shared by the splits
         }
         return self.cached((what, split), loaders[what])
 
     @staticmethod
     def _load_songs(path: Path) -> dict[str, Song]:
         songs = {}
-        for name, entry in load_json(path, "music").items():
+        for name, entry in load_json(path, "music", expect=dict).items():
             where = f"{path} [{name}]"
             require(entry, ("mixture",), where)
             tracks = {}
@@ -102,9 +103,19 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
             if scene["gain"] not in gains:
                 raise InputError(where, f"unknown gain set {scene['gain']!r}")
             song = songs[scene["music"]]
+            gain_where = f"{self.meta('gains.json')} [{scene['gain']}]"
+            if not isinstance(gains[scene["gain"]], dict):
+                raise InputError(gain_where, f"a gain set must map sources to dB, found {gains[scene['gain']]!r}")
             missing = sorted(set(song.sources) - set(gains[scene["gain"]]))
             if missing:
-                raise InputError(f"{self.meta('gains.json')} [{scene['gain']}]", f"no gain for {missing} of song {song.name!r}")
+                raise InputError(gain_where, f"no gain for {missing} of song {song.name!r}")
+            for source in song.sources:
+                value = gains[scene["gain"]][source]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                    raise InputError(gain_where, f"gain of {source!r} must be a finite number of dB, found {value!r}")
+                if not GAIN_RANGE[0] <= value <= GAIN_RANGE[1]:
+                    raise InputError(gain_where, f"gain of {source!r} is {value:g} dB, outside the plausible "
+                                                 f"range [{GAIN_RANGE[0]:g}, {GAIN_RANGE[1]:g}] dB")
             items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": song.name, "listener": lid}))
         return items
 
@@ -160,14 +171,8 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
 
     def _rebalanced(self, stems: dict, song: Song, listener, gains: dict) -> np.ndarray:
         """The listener's signal from separated stems: gains, remix, level, hearing aid (44.1 kHz)."""
-        # two voices of one instrument share one stem and the mean of their gains
-        by_instrument: dict[str, list[float]] = {}
-        for key, track in song.sources.items():
-            by_instrument.setdefault(track.instrument, []).append(gains[key])
-        stem_gains = {inst: float(np.mean(g)) for inst, g in by_instrument.items()}
-        stem_gains["mixture"] = 0.0
         rate = int(self.cfg.input_sample_rate)
-        signal = adjust_level(remix(apply_gains(stems, rate, stem_gains)), gains.values())
+        signal = adjust_level(remix(apply_gains(stems, rate, {**stem_gains(song, gains), "mixture": 0.0})), gains.values())
         return self.hearing_aid()(signal, listener)
 
     def reference(self, item: WorkItem) -> tuple[np.ndarray, np.ndarray]:
@@ -245,6 +250,21 @@ def _segment_seconds(song: Song, ds: MusicDataset) -> float:
 
     info = sf.info(str(ds.audio_root / song.mixture.path))
     return info.frames / info.samplerate - song.mixture.start
+
+
+def stem_gains(song: Song, gains: dict[str, float]) -> dict[str, float]:
+    """Gain (dB) of each instrument's separated stem: the mean of the gains of its voices.
+
+    A separator returns one stem per instrument, so two voices of one instrument share one
+    gain. pyclarity's ``check_repeated_source`` (``recipes/cad2/task2/baseline/enhance.py``)
+    pools the voices of *every* repeated instrument into one mean (Violin 6/0 dB with Viola
+    -6/0 dB gives 0 dB to all four); the rules give each instrument its own gains, so we
+    average per instrument (Violin 3 dB, Viola -3 dB). The two agree when at most one
+    instrument is repeated, as in every song of the official data we know of."""
+    by_instrument: dict[str, list[float]] = {}
+    for key, track in song.sources.items():
+        by_instrument.setdefault(track.instrument, []).append(float(gains[key]))
+    return {inst: float(np.mean(g)) for inst, g in by_instrument.items()}
 
 
 def _family(song: Song) -> str:
