@@ -42,8 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
     p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
     p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
-    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package"),
-                   help="package: validate a system's outputs and zip them as the challenge asks (not part of all)")
+    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package", "validate"),
+                   help="package: validate a system's outputs and zip them as the challenge asks (not part of all); "
+                        "validate: check a submission (--submission) against the task's metadata")
+    p.add_argument("--submission", type=Path, help="with --stage validate: the zip, folder or CSV to check")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
     p.add_argument("--shard", default="1/1", help="k/n: run the k-th of n interleaved parts of the work list")
     p.add_argument("--backend", default="loky", choices=("loky", "dask", "sequential"))
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.recipe:
             raise HarnessError("name a recipe (run_recipe.py --list shows them)")
         _check_values(args)
+        if args.stage == "validate":
+            return validate(args)
         overrides = list(args.overrides)
         if args.exp_dir:
             overrides.append(f"path.exp_root={args.exp_dir}")
@@ -126,6 +130,27 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def validate(args) -> int:
+    """`--stage validate --submission PATH`: every problem listed; exit 1 if there is any."""
+    if args.submission is None:
+        raise HarnessError("--stage validate needs --submission PATH (a zip, a folder or a CSV)")
+    if not args.submission.exists():
+        raise HarnessError(f"--submission {args.submission}: not found")
+    recipes = select(args.recipe, args.task, args.recipes_dir)
+    if len(recipes) > 1:
+        raise HarnessError(f"{args.recipe} has {len(recipes)} tasks; name one with --task")
+    cfg = load_config(recipes[0], list(args.overrides), args.data_root)
+    task = make_task(recipes[0], cfg)
+    if cfg.path.is_demo:  # the demo's metadata is what the submission is checked against
+        task.make_demo(Path(cfg.path.root))
+    problems = task.validate_submission(args.submission)
+    for problem in problems:
+        print(f"  {problem}")
+    verdict = f"{len(problems)} problem(s)" if problems else "valid"
+    print(f"{args.submission}: {verdict} for {recipes[0].task_id} ({cfg.split} split)")
+    return EXIT_ITEMS_FAILED if problems else 0
 
 
 def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> int:

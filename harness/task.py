@@ -80,6 +80,11 @@ class Task:
         `submissions.package.AudioSubmission` (and list their files in `expected_outputs`)."""
         raise HarnessError(f"{self.task_id} has no submission format")
 
+    def validate_submission(self, path: Path) -> list[str]:
+        """Every problem of what a team will hand in at `path` (a zip, a folder or a CSV, as the
+        challenge asks); [] when it is valid."""
+        raise HarnessError(f"{self.task_id} has no submission format")
+
     def export(self, scores, exp_dir: Path) -> None:
         """Write what the challenge asks for beside scores.csv (e.g. a predictions CSV)."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.files import atomic_write
+from submissions.archive import safe_extract
 from submissions.validate import check_audio
 
 
@@ -23,6 +25,17 @@ class AudioSubmission:
         sub = self.cfg.submission
         exp_dir = Path(exp_dir)
         return package_audio(self, exp_dir / "enhanced", exp_dir / f"submission_{sub.team_id}_{sub.variant}.zip")
+
+    def validate_submission(self, path: Path) -> list[str]:
+        """Every problem of a submission zip (read safely) or folder; [] when it is valid."""
+        path = Path(path)
+        if path.is_dir():
+            return check_audio(path, self.expected_outputs())
+        if path.suffix.lower() != ".zip":
+            return [f"{path}: expected a .zip or a folder of the enhanced outputs"]
+        with tempfile.TemporaryDirectory(prefix="cadenza-validate-") as tmp:
+            problems = safe_extract(path, Path(tmp))
+            return problems or check_audio(Path(tmp), self.expected_outputs())
 
 
 def package_audio(task, enhanced_dir: Path, destination: Path, max_problems: int = 20) -> Path:

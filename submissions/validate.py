@@ -7,9 +7,11 @@ submission fails here, with every problem named, rather than at the organisers'.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import soundfile as sf
 
 
@@ -52,3 +54,39 @@ def check_audio(root: Path, expected: list[ExpectedAudio], tolerance_s: float = 
         if path.is_file() and rel not in wanted:
             problems.append(f"{rel}: not part of the submission")
     return problems
+
+
+def check_predictions_csv(path: Path, expected_ids: list[str], header: tuple[str, str] = ("signal_id", "intelligibility_score"),
+                          value_range: tuple[float, float] = (0.0, 100.0)) -> list[str]:
+    """Every problem of a predictions CSV: its header, one row per expected id (none missing,
+    none unknown, none twice), and finite values within `value_range`."""
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path}: file not found"]
+    try:
+        table = pd.read_csv(path, dtype={header[0]: str})
+    except Exception as err:  # pandas' parser errors
+        return [f"{path}: not a readable CSV ({err})"]
+    if tuple(table.columns) != header:
+        return [f"{path}: header {','.join(map(str, table.columns))}, expected {','.join(header)}"]
+    problems = []
+    ids = table[header[0]].astype(str)
+    for signal in sorted(set(ids[ids.duplicated()])):
+        problems.append(f"{signal}: listed {int((ids == signal).sum())} times")
+    wanted = set(expected_ids)
+    problems += [f"{s}: missing" for s in sorted(wanted - set(ids))]
+    problems += [f"{s}: not a signal of this split" for s in sorted(set(ids) - wanted)]
+    values = pd.to_numeric(table[header[1]], errors="coerce")
+    lo, hi = value_range
+    for signal, raw, value in zip(ids, table[header[1]], values):
+        if not math.isfinite(value):
+            problems.append(f"{signal}: {header[1]} {raw!r} is not a finite number")
+        elif not lo <= value <= hi:
+            problems.append(f"{signal}: {header[1]} {value:g} outside [{lo:g}, {hi:g}]")
+    return problems
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit("validate a submission with: python3 run_recipe.py <recipe> [--task T] --stage validate --submission PATH")

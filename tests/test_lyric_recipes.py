@@ -69,6 +69,14 @@ def test_clip_whisper_and_an_enhancer_chain(clip_demo, tmp_path, capsys):
     assert list(predictions.columns) == ["signal_id", "intelligibility_score"]
     assert len(predictions) == 5 and predictions.intelligibility_score.between(0, 100).all()
     assert (exp / "cad_icassp_2026/whisper/logistic_map.json").exists()
+    # the predictions CSV is the submission: package checks it, validate checks any CSV
+    common = ["--data-root", str(clip_demo), f"--exp-dir={exp}", "team_id=T042"]
+    assert main(["cad_icassp_2026", "--system", "whisper", "--stage", "package", *common]) == 0
+    csv = exp / "cad_icassp_2026/whisper/ICASSP2026_valid_T042.csv"
+    assert main(["cad_icassp_2026", "--stage", "validate", "--submission", str(csv), *common]) == 0
+    predictions.iloc[:-1].to_csv(tmp_path / "short.csv", index=False)
+    assert main(["cad_icassp_2026", "--stage", "validate", "--submission", str(tmp_path / "short.csv"), *common]) == 1
+    assert ": missing" in capsys.readouterr().out
 
 
 def test_clip_stoi_baseline(clip_demo, tmp_path):

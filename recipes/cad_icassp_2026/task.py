@@ -25,10 +25,12 @@ import pandas as pd
 from evaluators.prediction import LogisticMap, bootstrap_ci, compute_scores
 from harness.audio import read_audio
 from harness.data import PredictionItem, WorkItem
-from harness.errors import InputError
+from harness.errors import HarnessError, InputError
+from harness.files import atomic_write
 from harness.metadata import load_json, require
 from harness.systems import INTELLIGIBILITY
 from harness.task import Task
+from submissions.validate import check_predictions_csv
 
 MAP_FILE = "logistic_map.json"
 
@@ -119,9 +121,27 @@ class ClipTask(Task):
                 "KT_hi": nan, "SCC": nan}
 
     # outputs ----------------------------------------------------------------------------------
+    def submission_path(self, exp_dir: Path) -> Path:
+        return Path(exp_dir) / f"ICASSP2026_{self.cfg.split}_{self.cfg.team_id}.csv"
+
     def export(self, scores: pd.DataFrame, exp_dir: Path) -> None:
         out = pd.DataFrame({"signal_id": scores["signal"], "intelligibility_score": scores["prediction"].clip(0, 100)})
-        out.to_csv(Path(exp_dir) / f"ICASSP2026_{self.cfg.split}_{self.cfg.team_id}.csv", index=False)
+        atomic_write(self.submission_path(exp_dir), lambda tmp: out.to_csv(tmp, index=False))
+
+    def validate_submission(self, path: Path) -> list[str]:
+        """The predictions CSV: header `signal_id,intelligibility_score`, every signal of the
+        split once, finite scores in [0, 100]."""
+        return check_predictions_csv(path, [r["signal"] for r in self._records(self.cfg.split)])
+
+    def package(self, exp_dir: Path) -> Path:
+        """The submission is the predictions CSV that merge wrote; validated here."""
+        path = self.submission_path(exp_dir)
+        if not path.is_file():
+            raise InputError(path, "no predictions yet: run the merge stage first")
+        problems = self.validate_submission(path)
+        if problems:
+            raise HarnessError(f"the submission {path} is not valid ({len(problems)} problem(s)):\n  " + "\n  ".join(problems[:20]))
+        return path
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         rows, n_boot = [], int(self.cfg.evaluate.n_boot)

@@ -39,6 +39,8 @@ from harness.metadata import load_json, require
 from harness.scoring import haaqi_ears
 from harness.systems import VOCALS
 from harness.task import SceneListenerTask, legacy_rng
+from submissions.package import AudioSubmission
+from submissions.validate import ExpectedAudio
 
 STEMS = ("vocals", "bass", "drums", "other")
 
@@ -49,7 +51,7 @@ def downmix(vocals: np.ndarray, accompaniment: np.ndarray, alpha: float) -> np.n
     return vocals * vamp + accompaniment * (2 - vamp)
 
 
-class Cad2Task1(SceneListenerTask):
+class Cad2Task1(AudioSubmission, SceneListenerTask):
     task_id = "cad2/task1"
     accepts = ("separator",)
     needs = VOCALS
@@ -105,9 +107,18 @@ class Cad2Task1(SceneListenerTask):
                                                          "alpha": float(alphas[scene["alpha"]])}))
         return items
 
-    def output_path(self, item: WorkItem, out_dir: Path) -> Path:
+    def output_name(self, item: WorkItem) -> str:
         f = item.fields
-        return Path(out_dir) / f"{f['scene']}_{f['listener']}_A{f['alpha']}_remix.flac"
+        return f"{f['scene']}_{f['listener']}_A{f['alpha']}_remix.flac"
+
+    def output_path(self, item: WorkItem, out_dir: Path) -> Path:
+        return Path(out_dir) / self.output_name(item)
+
+    def expected_outputs(self) -> list[ExpectedAudio]:
+        """One stereo 16-bit FLAC per scene-listener pair at the output rate, as long as the segment."""
+        split, rate = self.cfg.split, int(self.cfg.remix_sample_rate)
+        return [ExpectedAudio(self.output_name(it), rate, 2, self._song(split, it.fields["song"]).mixture.duration)
+                for it in self.work_items()]
 
     # stages -----------------------------------------------------------------------------------
     def enhance(self, item: WorkItem, system, out_dir: Path) -> dict:
