@@ -88,7 +88,7 @@ def frame_slices(window: float, hop: float, length: int) -> list[slice]:
 
 
 def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 4096,
-                      chunk: int = 16) -> np.ndarray:
+                      chunk: int = 64) -> np.ndarray:
     """``R[p, q, k] = sum_n x[p, n] * y[q, n + k]`` for ``k`` in ``[0, lags)``; x (P, n), y (Q, n).
 
     Blocks of ``B = block_fft - lags + 1`` samples of ``x`` against ``B + lags - 1`` samples of
@@ -111,7 +111,9 @@ def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 
         yb = yp[:, starts[:, None] + np.arange(size + lags - 1)]  # (Q, blocks, size + lags - 1)
         xf = scipy.fft.rfft(xb, n=nfft, axis=-1)  # (P, blocks, F)
         yf = scipy.fft.rfft(yb, n=nfft, axis=-1)
-        acc += np.matmul(np.conj(xf).transpose(2, 0, 1), yf.transpose(2, 1, 0))  # (F, P, Q)
+        xt = np.ascontiguousarray(xf.transpose(2, 0, 1))  # (F, P, blocks)
+        np.conjugate(xt, out=xt)
+        acc += np.matmul(xt, np.ascontiguousarray(yf.transpose(2, 1, 0)))  # (F, P, Q)
     return scipy.fft.irfft(acc, n=nfft, axis=0)[:lags].transpose(1, 2, 0)
 
 
