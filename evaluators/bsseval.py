@@ -13,9 +13,11 @@ The same quantities as museval, computed differently:
 * the lagged correlations that fill the Gram matrix ``G`` of the delayed references and the
   reference/estimate cross-correlations ``D`` come from block FFTs summed in the frequency
   domain (museval: one FFT of the whole track per channel pair);
-* ``G`` is factorised once for all sources (museval: once per source), by Cholesky on
-  ``G + eps I`` as museval regularises it; if that factorisation fails, LU
-  (``numpy.linalg.solve``) and then least squares on ``G`` as museval falls back;
+* the systems ``(G + eps I) C = D`` (museval's regularisation) are solved once for all
+  sources (museval: once per source) by a block Levinson recursion on the block Toeplitz
+  ``G``, refined once; if its residual is not at the level of a backward-stable dense solve,
+  by Cholesky of the dense ``G + eps I``, then LU, then least squares on ``G`` as museval
+  falls back;
 * the per-frame projections are products of frame spectra and filter spectra, batched over
   frames and sources, and their energies are taken by Parseval; the SDR, which with
   time-invariant filters does not depend on the filters, is taken in the time domain.
@@ -34,8 +36,11 @@ Edge rules, as museval:
 
 One difference: where an estimate equals its reference in a frame, the SDR's error energy is
 exactly zero here (``+inf``), whereas museval sums its decomposition's rounding errors and
-reports a large finite value (roughly 250-320 dB). Every finite value agrees with museval to
-the rounding of the linear solve (parity tests: ``tests/test_bsseval.py``).
+reports a large finite value. The SDR does not depend on the filters and agrees with museval to
+rounding. ISR, SIR and SAR agree to rounding where ``G`` is well conditioned; where it is
+numerically singular (pure tones, band-limited stems) museval's own values depend on the
+rounding of ``G`` and no other computation of ``G`` reproduces them (parity tests:
+``tests/test_bsseval.py``; figures in benchmarks/README.md).
 
 Shapes: ``references`` and ``estimates`` are ``(sources, samples, channels)`` (or
 ``(sources, samples)``), any float dtype (computed in float64); results are
