@@ -161,10 +161,12 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
     def _song_sdr(self, ds: MusicDataset, song: Song, stems: dict, memo_dir: Path, system: str) -> float:
         """Median SDR over the song's instruments, memoised per (system, segment): listeners share it."""
         references = ds.load_instrument_stems(song)
-        path = memo_dir / f"{content_key(stems[song.instruments[0]], song.instruments, system)}.json"
+        backend = str(self.cfg.evaluate.get("sdr_backend", "fast"))  # fast | museval (the reference)
+        identity = system if backend == "fast" else f"{system}/{backend}"
+        path = memo_dir / f"{content_key(stems[song.instruments[0]], song.instruments, identity)}.json"
         if path.exists():
             return json.loads(path.read_text())["median"]
-        per_stem = museval_sdr({k: stems[k] for k in references}, references, ds.sample_rate)
+        per_stem = museval_sdr({k: stems[k] for k in references}, references, ds.sample_rate, backend=backend)
         result = {"song": song.name, "per_stem": per_stem, "median": median_sdr(per_stem)}
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(result)))
         return result["median"]

@@ -1,0 +1,354 @@
+"""BSSEval v4 (SDR, ISR, SIR, SAR), vectorised, with museval's numbers.
+
+Reproduces ``museval.metrics.bss_eval(references, estimates, window, hop,
+compute_permutation=False, filters_len=512, framewise_filters=False,
+bsseval_sources_version=False)`` (museval 0.4, ``museval/metrics.py``), i.e. what
+``museval.evaluate`` computes in its default ``mode="v4"``: the BSSEval images decomposition
+of Vincent, Gribonval and Fevotte (IEEE TASLP 14(4), 2006) with time-invariant distortion
+filters estimated once on the whole track (Liutkus, Stoter and Ito, "The 2018 Signal
+Separation Evaluation Campaign", LVA/ICA 2018), and the energy ratios taken frame by frame.
+
+The same quantities as museval, computed differently:
+
+* the lagged correlations that fill the Gram matrix ``G`` of the delayed references and the
+  reference/estimate cross-correlations ``D`` come from block FFTs summed in the frequency
+  domain (museval: one FFT of the whole track per channel pair);
+* the systems ``(G + eps I) C = D`` (museval's regularisation) are solved once for all
+  sources (museval: once per source) by a block Levinson recursion on the block Toeplitz
+  ``G``, refined once; if its residual is not at the level of a backward-stable dense solve,
+  by Cholesky of the dense ``G + eps I``, then LU, then least squares on ``G`` as museval
+  falls back;
+* the per-frame projections are products of frame spectra and filter spectra, batched over
+  frames and sources, and their energies are taken by Parseval; the SDR, which with
+  time-invariant filters does not depend on the filters, is taken in the time domain.
+
+Edge rules, as museval:
+
+* inputs are made 3-D with ``numpy.atleast_3d``; different shapes, more than 3 dimensions,
+  more than :data:`MAX_SOURCES` sources, or a reference or estimate that is all zeros
+  (channel sum zero at every sample) raise ``ValueError``; empty inputs give empty arrays;
+* frames: ``floor((n - window + hop) / hop)`` frames starting at ``t * hop``, each
+  ``window`` long (the partial frame at the end is dropped); one frame over the whole
+  signal when ``window >= n`` (``window=numpy.inf`` allowed);
+* a frame in which any reference or any estimate is silent (channel sum zero over the
+  frame) is NaN for every source and metric;
+* a ratio with a zero denominator is ``+inf``; a zero numerator ``-inf``.
+
+One difference: where an estimate equals its reference in a frame, the SDR's error energy is
+exactly zero here (``+inf``), whereas museval sums its decomposition's rounding errors and
+reports a large finite value. The SDR does not depend on the filters and agrees with museval to
+rounding. ISR, SIR and SAR agree to rounding where ``G`` is well conditioned; where it is
+numerically singular (pure tones, band-limited stems) museval's own values depend on the
+rounding of ``G`` and no other computation of ``G`` reproduces them (parity tests:
+``tests/test_bsseval.py``; figures in benchmarks/README.md).
+
+Shapes: ``references`` and ``estimates`` are ``(sources, samples, channels)`` (or
+``(sources, samples)``), any float dtype (computed in float64); results are
+``(sources, frames)`` float64 arrays in dB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+import scipy.linalg
+
+MAX_SOURCES = 100
+FILTERS_LEN = 512
+
+__all__ = ["bss_eval", "MAX_SOURCES", "FILTERS_LEN", "frame_slices"]
+
+
+def _any_source_silent(sources: np.ndarray) -> bool:
+    """museval's test: some source whose channel sum is zero at every sample."""
+    return bool(np.any(np.all(np.sum(sources, axis=tuple(range(2, sources.ndim))) == 0, axis=1)))
+
+
+def _validate(references: np.ndarray, estimates: np.ndarray) -> None:
+    if references.shape != estimates.shape:
+        raise ValueError(f"the shapes of estimates {estimates.shape} and references {references.shape} differ")
+    if references.ndim > 3:
+        raise ValueError(f"too many dimensions ({references.ndim}); expected (sources, samples, channels)")
+    if references.size and _any_source_silent(references):
+        raise ValueError("a reference source is all zeros, which makes the evaluation ambiguous")
+    if estimates.size and _any_source_silent(estimates):
+        raise ValueError("an estimated source is all zeros, which makes the projection underdetermined")
+    if references.shape[0] > MAX_SOURCES:
+        raise ValueError(f"{references.shape[0]} sources, more than MAX_SOURCES={MAX_SOURCES}")
+
+
+def frame_slices(window: float, hop: float, length: int) -> list[slice]:
+    """museval's ``Framing``: the frames of a ``length``-sample signal, in samples."""
+    nwin = int(np.floor((length - window + hop) / hop)) if window < length else 1
+    out = []
+    for t in range(nwin):
+        start = t * hop
+        if np.isnan(start) or np.isinf(start):
+            start = 0
+        stop = min(t * hop + window, length)
+        if np.isnan(stop) or np.isinf(stop):
+            stop = length
+        out.append(slice(int(np.floor(start)), int(np.floor(stop))))
+    return out
+
+
+def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 4096,
+                      chunk: int = 64) -> np.ndarray:
+    """``R[p, q, k] = sum_n x[p, n] * y[q, n + k]`` for ``k`` in ``[0, lags)``; x (P, n), y (Q, n).
+
+    Blocks of ``B = block_fft - lags + 1`` samples of ``x`` against ``B + lags - 1`` samples of
+    ``y``, summed over blocks in the frequency domain, then one inverse FFT per pair.
+    """
+    n = x.shape[1]
+    nfft = max(block_fft, int(2 ** np.ceil(np.log2(2 * lags))))
+    size = nfft - lags + 1
+    nblocks = -(-n // size)
+    total = nblocks * size + lags - 1
+    xp = np.zeros((x.shape[0], nblocks * size))
+    xp[:, :n] = x
+    yp = np.zeros((y.shape[0], total))
+    yp[:, :n] = y
+    acc = np.zeros((nfft // 2 + 1, x.shape[0], y.shape[0]), dtype=complex)
+    for b0 in range(0, nblocks, chunk):
+        b1 = min(nblocks, b0 + chunk)
+        xb = xp[:, b0 * size:b1 * size].reshape(x.shape[0], b1 - b0, size)
+        starts = np.arange(b0, b1) * size
+        yb = yp[:, starts[:, None] + np.arange(size + lags - 1)]  # (Q, blocks, size + lags - 1)
+        xf = scipy.fft.rfft(xb, n=nfft, axis=-1)  # (P, blocks, F)
+        yf = scipy.fft.rfft(yb, n=nfft, axis=-1)
+        xt = np.ascontiguousarray(xf.transpose(2, 0, 1))  # (F, P, blocks)
+        np.conjugate(xt, out=xt)
+        acc += np.matmul(xt, np.ascontiguousarray(yf.transpose(2, 1, 0)))  # (F, P, Q)
+    return scipy.fft.irfft(acc, n=nfft, axis=0)[:lags].transpose(1, 2, 0)
+
+
+def _gram(rr: np.ndarray, lags: int) -> np.ndarray:
+    """The Gram matrix of the delayed reference channels, ordered (channel, lag) x (channel, lag).
+
+    ``G[(p, a), (q, b)] = sum_n r_p[n - a] r_q[n - b]``, i.e. ``R[q, p, b - a]`` for ``b >= a``
+    and ``R[p, q, a - b]`` otherwise (museval's ``_compute_reference_correlations`` reshaped
+    by ``_reshape_G``).
+    """
+    m = rr.shape[0]
+    # v[p, q, i] = G block (p, q) on diagonal b - a = i - (lags - 1): R[p, q, a - b] then R[q, p, b - a]
+    v = np.concatenate([rr[:, :, :0:-1], rr.transpose(1, 0, 2)], axis=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(v, lags, axis=-1)  # [p, q, i, b] = v[p, q, i + b]
+    g = np.empty((m, lags, m, lags))
+    g[...] = windows[:, :, ::-1].transpose(0, 2, 1, 3)  # row a reads window lags - 1 - a
+    return g.reshape(m * lags, m * lags)
+
+
+def _block_levinson(m_blocks: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Solve ``T x = y`` for symmetric block Toeplitz ``T`` (block Levinson recursion).
+
+    ``m_blocks`` (batch, p, m, m): ``T[a, b] = M[b - a]`` for ``b >= a`` and ``M[a - b]^T``
+    otherwise; ``y`` (batch, p, m, r). Returns ``x`` (batch, p, m, r). ``O(p^2 m^3)`` work
+    instead of the ``O(p^3 m^3)`` of a dense factorisation.
+    """
+    nb, p, m, _ = m_blocks.shape
+    r = y.shape[-1]
+    eye = np.eye(m)
+    # rows of T against the first n blocks: [M_n^T ... M_1^T] and [M_1 ... M_n], as (m, n m)
+    back = np.ascontiguousarray(m_blocks[:, :0:-1].transpose(0, 3, 1, 2)).reshape(nb, m, (p - 1) * m)
+    fwd = np.ascontiguousarray(m_blocks[:, 1:].transpose(0, 2, 1, 3)).reshape(nb, m, (p - 1) * m)
+    f = np.zeros((nb, p * m, m))
+    b = np.zeros((nb, p * m, m))
+    x = np.zeros((nb, p * m, r))
+    inv0 = np.linalg.inv(m_blocks[:, 0])
+    f[:, :m] = inv0
+    b[:, :m] = inv0
+    x[:, :m] = inv0 @ y[:, 0]
+    for n in range(1, p):
+        nm = n * m
+        row_back = back[:, :, (p - 1 - n) * m:]
+        e_f = row_back @ f[:, :nm]
+        e_b = fwd[:, :, :nm] @ b[:, :nm]
+        e_x = row_back @ x[:, :nm]
+        alpha = np.linalg.inv(eye - e_b @ e_f)
+        delta = np.linalg.inv(eye - e_f @ e_b)
+        beta = -e_f @ alpha
+        gamma = -e_b @ delta
+        fn, bn = f[:, :nm].copy(), b[:, :nm]
+        f[:, :nm] = fn @ alpha
+        f[:, nm:nm + m] = 0.0
+        f[:, m:nm + m] += bn @ beta
+        b_new = np.zeros((nb, nm + m, m))
+        b_new[:, :nm] = fn @ gamma
+        b_new[:, m:] += bn @ delta
+        b[:, :nm + m] = b_new
+        x[:, :nm + m] += b_new @ (y[:, n] - e_x)
+    return x.reshape(nb, p, m, r)
+
+
+def _toeplitz_matvec(m_blocks: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``T x`` for the block Toeplitz ``T`` of :func:`_block_levinson`, by FFT over the lags."""
+    nb, p, m, _ = m_blocks.shape
+    nfft = scipy.fft.next_fast_len(2 * p)
+    h = np.zeros((nb, nfft, m, m))
+    h[:, :p] = m_blocks.transpose(0, 1, 3, 2)  # h[e] = M_e^T, e >= 0
+    h[:, nfft - p + 1:] = m_blocks[:, :0:-1]  # h[-e] = M_e
+    hf = scipy.fft.rfft(h, axis=1)
+    xf = scipy.fft.rfft(x, n=nfft, axis=1)
+    return scipy.fft.irfft(hf @ xf, n=nfft, axis=1)[:, :p]
+
+
+def _solve_toeplitz(m_blocks: np.ndarray, y: np.ndarray, dense) -> np.ndarray:
+    """Solve ``(T + eps I) x = y`` as museval's ``numpy.linalg.solve`` does, fast.
+
+    Block Levinson with one step of iterative refinement; if the refined residual is not at
+    the level of a backward-stable dense solve, the dense system (``dense()`` builds it) is
+    solved by :func:`_solve` instead.
+    """
+    eps = np.finfo(float).eps
+    mb = m_blocks.copy()
+    mb[:, 0] += eps * np.eye(mb.shape[-1])
+    with np.errstate(all="ignore"):
+        x = _block_levinson(mb, y)
+        res = y - _toeplitz_matvec(mb, x)
+        x = x + _block_levinson(mb, res)
+        res = y - _toeplitz_matvec(mb, x)
+        scale = np.abs(mb).max() * np.abs(x).sum(axis=(1, 2), keepdims=True).max() + np.abs(y).max()
+        ok = np.all(np.isfinite(x)) and np.abs(res).max() <= 1e-13 * scale
+    if ok:
+        return x
+    return np.stack([_solve(g, yy.transpose(1, 0, 2).reshape(-1, yy.shape[-1]))
+                     .reshape(yy.shape[1], yy.shape[0], yy.shape[2]).transpose(1, 0, 2)
+                     for g, yy in zip(dense(), y)])
+
+
+def _solve(g: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Solve ``(G + eps I) C = D`` as museval does (Cholesky first; LU; lstsq on ``G``)."""
+    eps = np.finfo(float).eps
+    a = g.copy()
+    a.flat[::a.shape[0] + 1] += eps
+    try:
+        factor = scipy.linalg.cho_factor(a, lower=False, overwrite_a=True, check_finite=False)
+        out = scipy.linalg.cho_solve(factor, d, check_finite=False)
+        if np.all(np.isfinite(out)):
+            return out
+    except np.linalg.LinAlgError:
+        pass
+    try:
+        return np.linalg.solve(g + eps * np.eye(g.shape[0]), d)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(g, d, rcond=None)[0]
+
+
+def _distortion_filters(references: np.ndarray, estimates: np.ndarray, lags: int):
+    """museval's C (each estimate on all references) and Cj (each estimate on its reference).
+
+    Returns ``c`` (sources_est, sources, channels_in, lags, channels_out) and ``cj``
+    (sources, channels_in, lags, channels_out).
+    """
+    nsrc, _, nchan = references.shape
+    ref = np.ascontiguousarray(references.transpose(0, 2, 1)).reshape(nsrc * nchan, -1)
+    est = np.ascontiguousarray(estimates.transpose(0, 2, 1)).reshape(nsrc * nchan, -1)
+    corr = _lag_correlations(ref, np.concatenate([ref, est]), lags)
+    nref = nsrc * nchan
+    rr = corr[:, :nref]
+    blocks = rr.transpose(2, 1, 0)  # M_k[p, q] = R[q, p, k]: G in (lag, channel) order
+    rhs = corr[:, nref:].transpose(2, 0, 1)  # D[m, (s, cj), (j, c)] = sum_n ref_{s,cj}[n - m] est_{j,c}[n]
+    x = _solve_toeplitz(blocks[None], rhs[None], lambda: [_gram(rr, lags)])[0]
+    c = x.transpose(1, 0, 2).reshape(nsrc, nchan, lags, nsrc, nchan).transpose(3, 0, 1, 2, 4)
+    own = [slice(j * nchan, (j + 1) * nchan) for j in range(nsrc)]
+    xj = _solve_toeplitz(np.stack([blocks[:, s, s] for s in own]), np.stack([rhs[:, s, s] for s in own]),
+                         lambda: [_gram(rr[s, s], lags) for s in own])
+    cj = xj.transpose(0, 2, 1, 3)  # (source, channel in, lag, channel out)
+    return c, cj
+
+
+def _safe_db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den == 0, np.inf, 10 * np.log10(num / np.where(den == 0, 1.0, den)))
+
+
+def _frame_energies(references, estimates, c, cj, starts, length, lags, chunk):
+    """The energies museval's ``_bss_crit`` takes, (7, sources, frames), frames all ``length`` long.
+
+    In order: ``|s|^2``, ``|e - s|^2``, ``|P_j - s|^2``, ``|P_j|^2``, ``|P_all - P_j|^2``,
+    ``|P_all|^2``, ``|e - P_all|^2``, with ``s`` the reference, ``e`` the estimate, ``P_j`` its
+    projection on the delayed reference and ``P_all`` on all delayed references (each over the
+    frame's ``length + lags - 1`` samples of linear convolution).
+    """
+    nsrc, _, nchan = references.shape
+    nfft = scipy.fft.next_fast_len(length + lags - 1, real=True)
+    weight = np.full(nfft // 2 + 1, 2.0)
+    weight[0] = 1.0
+    if nfft % 2 == 0:
+        weight[-1] = 1.0
+    weight /= nfft
+    # filter spectra: hc[j, c, k, ci, f] (estimate j, output channel c, reference k, input ci)
+    hc = scipy.fft.rfft(c.transpose(0, 4, 1, 2, 3), n=nfft, axis=-1)
+    hj = scipy.fft.rfft(cj.transpose(0, 3, 1, 2), n=nfft, axis=-1)  # [j, c, ci, f]
+    out = np.empty((7, nsrc, len(starts)))  # energies, (source, frame)
+    ref_t = references.transpose(0, 2, 1)
+    est_t = estimates.transpose(0, 2, 1)
+    for f0 in range(0, len(starts), chunk):
+        idx = np.asarray(starts[f0:f0 + chunk])[:, None] + np.arange(length)
+        rw = ref_t[:, :, idx]  # (src, ch, frames, length)
+        ew = est_t[:, :, idx]
+        s_energy = np.einsum("scft,scft->sf", rw, rw)
+        err = ew - rw
+        sdr_den = np.einsum("scft,scft->sf", err, err)
+        xf = scipy.fft.rfft(rw, n=nfft, axis=-1).transpose(2, 0, 1, 3)  # (frames, src, ch, F)
+        ef = scipy.fft.rfft(ew, n=nfft, axis=-1).transpose(2, 0, 1, 3)
+        p_all = np.zeros((xf.shape[0], nsrc, nchan, xf.shape[-1]), dtype=complex)
+        for k in range(nsrc):
+            for ci in range(nchan):
+                p_all += hc[None, :, :, k, ci] * xf[:, None, None, k, ci]
+        p_j = np.einsum("jcif,tjif->tjcf", hj, xf)
+
+        def energy(z):
+            return np.einsum("tjcf,f->jt", z.real ** 2 + z.imag ** 2, weight)
+
+        sl = slice(f0, f0 + chunk)
+        out[0, :, sl], out[1, :, sl] = s_energy, sdr_den
+        out[2, :, sl], out[3, :, sl] = energy(p_j - xf), energy(p_j)
+        out[4, :, sl], out[5, :, sl] = energy(p_all - p_j), energy(p_all)
+        out[6, :, sl] = energy(ef - p_all)
+    return out
+
+
+def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_len: int = FILTERS_LEN,
+             frame_chunk: int = 8):
+    """BSSEval v4 images metrics per source and frame, as museval's ``bss_eval``.
+
+    Args:
+        references: true sources, ``(sources, samples, channels)`` or ``(sources, samples)``.
+        estimates: estimated sources, the same shape, in the same source order.
+        window, hop: frame length and hop in samples (museval's defaults; ``numpy.inf`` for
+            one frame over the whole signal).
+        filters_len: taps of the distortion filters (512 in BSSEval).
+        frame_chunk: frames processed together (memory only; the results do not depend on it).
+
+    Returns:
+        ``(sdr, isr, sir, sar)``, each ``(sources, frames)`` float64 in dB, museval's order
+        (``museval.metrics.bss_eval`` with ``compute_permutation=False`` returns these plus
+        the identity permutation).
+    """
+    estimates = np.atleast_3d(np.asarray(estimates, dtype=float))
+    references = np.atleast_3d(np.asarray(references, dtype=float))
+    _validate(references, estimates)
+    if references.size == 0:
+        return tuple(np.array([]) for _ in range(4))
+    nsrc, nsampl, _ = estimates.shape
+    frames = frame_slices(window, hop, nsampl)
+    c, cj = _distortion_filters(references, estimates, filters_len)
+
+    result = np.full((4, nsrc, len(frames)), np.nan)
+    chsum_ref = references.sum(axis=2) != 0
+    chsum_est = estimates.sum(axis=2) != 0
+    live = np.array([chsum_ref[:, w].any(axis=1).all() and chsum_est[:, w].any(axis=1).all() for w in frames])
+    by_length: dict[int, list[int]] = {}
+    for t, w in enumerate(frames):
+        if live[t]:
+            by_length.setdefault(w.stop - w.start, []).append(t)
+    for length, ts in by_length.items():
+        starts = [frames[t].start for t in ts]
+        s_energy, sdr_den, isr_den, p_j, interf, p_all, sar_den = _frame_energies(
+            references, estimates, c, cj, starts, length, filters_len, frame_chunk)
+        result[0][:, ts] = _safe_db(s_energy, sdr_den)
+        result[1][:, ts] = _safe_db(s_energy, isr_den)
+        result[2][:, ts] = _safe_db(p_j, interf)
+        result[3][:, ts] = _safe_db(p_all, sar_den)
+    return result[0], result[1], result[2], result[3]
