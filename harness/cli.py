@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness import registry
 from harness.errors import HarnessError
+from harness.results import IncompleteResults
 from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
 from harness.runner import STAGES, Run, RunOptions, parse_shard
 
@@ -127,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return EXIT_ITEMS_FAILED
         return 0
+    except IncompleteResults as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ITEMS_FAILED
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR

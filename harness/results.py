@@ -102,16 +102,24 @@ def done_keys(results_dir: Path, stage: str, config_hash: str) -> set[str]:
     return {k for k, r in latest(read_records(results_dir, stage), config_hash).items() if r["status"] == "ok"}
 
 
+class IncompleteResults(HarnessError):
+    """Merge refused: some expected items failed or are missing (the run's exit code is 1)."""
+
+
 def merge(results_dir: Path, expected: list[str], columns: list[str], config_hash: str, allow_partial: bool = False) -> pd.DataFrame:
     """One row per expected key from the evaluate stage; refuses to drop any item silently."""
     records = latest(read_records(results_dir, "evaluate"), config_hash)
     failed = {k: r.get("error", "") for k, r in records.items() if r["status"] != "ok" and k in expected}
-    missing = [k for k in expected if k not in records]
+    # an item that failed at enhance never reached evaluate: name it as failed, with its reason
+    enhanced = latest(read_records(results_dir, "enhance"), config_hash)
+    failed.update({k: f"at enhance: {enhanced[k].get('error', '')}" for k in expected
+                   if k not in records and enhanced.get(k, {}).get("status") == "failed"})
+    missing = [k for k in expected if k not in records and k not in failed]
     if (failed or missing) and not allow_partial:
         lines = [f"  {k}: failed: {e}" for k, e in sorted(failed.items())[:20]]
         lines += [f"  {k}: missing" for k in missing[:20]]
         more = len(failed) + len(missing) - len(lines)
-        raise HarnessError(
+        raise IncompleteResults(
             f"{len(failed)} failed and {len(missing)} missing of {len(expected)} items in {results_dir}:\n"
             + "\n".join(lines) + (f"\n  ... and {more} more" if more > 0 else "")
             + "\nrerun the stages (finished items are kept), or merge with --allow-partial"

@@ -99,7 +99,7 @@ def test_merge_names_missing_items(run_cli, tmp_path, capsys):
     exp = tmp_path / "exp"
     assert run_cli("--system", "mixture", "--stage", "enhance", "--shard", "1/2", exp=exp) == 0
     assert run_cli("--system", "mixture", "--stage", "evaluate", "--shard", "1/2", exp=exp) == 0
-    assert run_cli("--system", "mixture", "--stage", "merge", exp=exp) == 2
+    assert run_cli("--system", "mixture", "--stage", "merge", exp=exp) == 1  # incomplete: items missing
     err = capsys.readouterr().err
     assert "2 missing of 4 items" in err and "missing" in err
     assert run_cli("--system", "mixture", "--stage", "merge", "--allow-partial", exp=exp) == 0
