@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -126,8 +128,33 @@ def output_problem(record: dict, exp: Path) -> str | None:
     return None
 
 
+# ---- a worker dies with the run ----------------------------------------------------------------
+_WATCHING = False
+PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent() -> None:
+    """In a loky worker: exit as soon as the process that started it is gone (a killed run must
+    not leave workers holding memory). Not in the main process, where a gone parent (a closed
+    terminal under nohup) means nothing."""
+    global _WATCHING
+    if _WATCHING or not multiprocessing.current_process().name.startswith("LokyProcess"):
+        return
+    _WATCHING = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item, exp_dir: str, enhanced: dict | None) -> dict:
     """One item of one stage, in a worker. Returns the record to append; never raises."""
+    _exit_with_parent()
     start = time.perf_counter()
     exp = Path(exp_dir)
     try:
@@ -154,6 +181,7 @@ def run_item(recipe_dir: str, cfg_yaml: str, system_name: str, stage: str, item,
 
 def train_unit(recipe_dir: str, cfg_yaml: str, system_name: str, part_index: int, unit, exp_dir: str) -> None:
     """One unit of one part's training, in a worker (errors propagate: training must not half-fail)."""
+    _exit_with_parent()
     task = _task(recipe_dir, cfg_yaml)
     system, ctx = build_system(task, system_name, Path(exp_dir))
     system.parts[part_index].train_unit(ctx, unit)
