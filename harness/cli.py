@@ -13,11 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from harness import registry
 from harness.errors import HarnessError
-from harness.results import IncompleteResults
 from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
+from harness.results import IncompleteResults
 from harness.runner import STAGES, Run, RunOptions, parse_shard
+from harness.slurm import plan_array, shard_from_environment, submit
 
 
 EXIT_ITEMS_FAILED = 1  # the run went through, but some items failed (or did not merge)
@@ -43,13 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
     p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
     p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
-    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package", "validate"),
+    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package", "validate", "submit"),
                    help="package: validate a system's outputs and zip them as the challenge asks (not part of all); "
-                        "validate: check a submission (--submission) against the task's metadata")
+                        "validate: check a submission (--submission) against the task's metadata; "
+                        "submit: SLURM jobs (train, an array of --shards enhance+evaluate tasks, merge)")
     p.add_argument("--submission", type=Path, help="with --stage validate: the zip, folder or CSV to check")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
-    p.add_argument("--shard", default="1/1", help="k/n: run the k-th of n interleaved parts of the work list")
-    p.add_argument("--backend", default="loky", choices=("loky", "dask", "sequential"))
+    p.add_argument("--shard", help="k/n: run the k-th of n interleaved parts of the work list "
+                                    "(default 1/1, or the SLURM array task's share inside an array job)")
+    p.add_argument("--backend", default="loky", choices=("loky", "dask", "slurm", "sequential"),
+                   help="slurm: a Dask cluster of SLURM jobs, set by runner.slurm.* (harness/slurm.py)")
+    p.add_argument("--shards", type=int, default=4, help="with --stage submit: array tasks (default 4)")
+    p.add_argument("--dry-run", action="store_true", help="with --stage submit: print the job scripts, submit nothing")
     p.add_argument("--scheduler", help="Dask scheduler address (with --backend dask); default: a local cluster")
     p.add_argument("--data-root", help="root of an official data download (default: built-in demo data)")
     p.add_argument("--exp-dir", help="experiment root (default: ./exp)")
@@ -99,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.exp_dir:
             overrides.append(f"path.exp_root={args.exp_dir}")
         names = _systems(args)
-        options = RunOptions(jobs=args.jobs, shard=parse_shard(args.shard), backend=args.backend,
+        if args.stage == "submit":
+            return submit_array(args, names, overrides)
+        shard = parse_shard(args.shard) if args.shard else (shard_from_environment() or (1, 1))
+        options = RunOptions(jobs=args.jobs, shard=shard, backend=args.backend,
                              scheduler=args.scheduler, resume=not args.no_resume, allow_partial=args.allow_partial)
         stages = STAGES if args.stage == "all" else (args.stage,)
         ran, failed, takes = 0, 0, {}
@@ -134,6 +145,32 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def submit_array(args, names: list[str], overrides: list[str]) -> int:
+    """`--stage submit`: a train job, an array of enhance+evaluate shards and a merge job,
+    chained with afterok, for each task of the recipe (`--dry-run` prints them)."""
+    for recipe in select(args.recipe, args.task, args.recipes_dir):
+        cfg = load_config(recipe, overrides, args.data_root)
+        settings = OmegaConf.to_container(cfg.runner.slurm, resolve=True)
+        task_dir = Path(cfg.path.exp_root) / recipe.task_id
+        log_dir = Path(settings["log_dir"] or task_dir / "slurm" / "logs")
+        argv = [recipe.task_id.split("/")[0], *(["--task", recipe.task_id.split("/")[1]] if "/" in recipe.task_id else []),
+                *[a for n in names for a in ("--system", n)], *(["--alone"] if args.alone else []),
+                "--jobs", str(args.jobs), "--recipes-dir", str(args.recipes_dir.resolve()),
+                *[o for o in overrides if not o.startswith("path.exp_root=")],
+                *(["--data-root", str(Path(args.data_root).resolve())] if args.data_root else []),
+                f"path.exp_root={cfg.path.exp_root}"]
+        plan = plan_array(argv, args.shards, settings, log_dir, Path.cwd())
+        if args.dry_run:
+            for name in ("train", "array", "merge"):
+                print(f"# ---- {recipe.task_id}: {name}.sbatch\n{getattr(plan, name)}")
+            continue
+        log_dir.mkdir(parents=True, exist_ok=True)
+        ids = submit(plan, task_dir / "slurm")
+        print(f"[{recipe.task_id}] submitted: train {ids[0]}, array {ids[1]} ({args.shards} tasks), merge {ids[2]}; "
+              f"logs in {log_dir}")
+    return 0
 
 
 def validate(args) -> int:

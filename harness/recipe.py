@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from harness import slurm
 from harness.errors import HarnessError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -54,7 +55,8 @@ def select(name: str, task: str | None = None, root: Path = RECIPES_DIR) -> list
 
 def load_config(recipe: Recipe, overrides: list[str] = (), data_root: str | None = None, cwd: Path | None = None) -> DictConfig:
     """recipe.yaml + `key=value` overrides, with paths made absolute against `cwd`."""
-    cfg = OmegaConf.load(recipe.directory / "recipe.yaml")
+    # the runner's settings (where work runs; never part of the config hash) exist for every recipe
+    cfg = OmegaConf.merge({"runner": {"slurm": slurm.DEFAULTS}}, OmegaConf.load(recipe.directory / "recipe.yaml"))
     OmegaConf.set_struct(cfg, False)
     for item in overrides:
         key = item.split("=", 1)[0]

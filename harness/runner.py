@@ -29,6 +29,7 @@ from harness.errors import HarnessError
 from harness.files import atomic_write
 from harness.recipe import Recipe, config_hash, load_task_module
 from harness.registry import build_system
+from harness.slurm import SlurmParallel
 from harness.results import ResultsFile, done_keys, latest, merge, package_versions, read_records
 
 STAGES = ("train", "enhance", "evaluate", "merge")
@@ -38,7 +39,7 @@ STAGES = ("train", "enhance", "evaluate", "merge")
 class RunOptions:
     jobs: int = 1
     shard: tuple[int, int] = (1, 1)
-    backend: str = "loky"  # loky | dask | sequential
+    backend: str = "loky"  # loky | dask | slurm | sequential
     scheduler: str | None = None  # dask scheduler address; None starts a local cluster
     resume: bool = True
     allow_partial: bool = False
@@ -288,9 +289,15 @@ class Run:
             return contextlib.nullcontext(lambda calls: (f(*a, **kw) for f, a, kw in calls))
         if opts.backend == "dask":
             return _DaskParallel(opts.jobs, opts.scheduler)
+        if opts.backend == "slurm":
+            return SlurmParallel(OmegaConf.to_container(self.cfg.runner.slurm, resolve=True), self.slurm_log_dir())
         if opts.backend != "loky":
-            raise HarnessError(f"unknown backend {opts.backend!r}; choose loky, dask or sequential")
+            raise HarnessError(f"unknown backend {opts.backend!r}; choose loky, dask, slurm or sequential")
         return contextlib.nullcontext(Parallel(n_jobs=opts.jobs, backend="loky", return_as="generator_unordered"))
+
+    def slurm_log_dir(self) -> Path:
+        configured = self.cfg.runner.slurm.get("log_dir")
+        return Path(configured) if configured else self.exp_dir.parent / "slurm" / "logs"
 
     def merge(self):
         items = self.task.work_items()
