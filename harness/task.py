@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
 
 from harness.data import WorkItem
 from harness import leaderboard
@@ -38,6 +40,8 @@ class Task:
     primary_metric: str = ""  # what the leaderboard ranks on (higher is better unless lower_is_better)
     lower_is_better: bool = False
     breakdown: str | None = None  # a score column to break the leaderboard down by
+    item_columns: tuple[str, ...] = ()  # score columns that identify an item across systems (pairs them)
+    default_baseline: str | None = None  # the system the leaderboard compares every other with
 
     def __init__(self, cfg: Any, recipe_dir: Path):
         self.cfg = cfg
@@ -90,7 +94,22 @@ class Task:
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
-                                 self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers())
+                                 self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers(),
+                                 self.baseline(), self.item_columns, self.item_values, self.paired_label())
+
+    def baseline(self) -> str | None:
+        """The leaderboard's baseline system: the setting `leaderboard.baseline`, else `default_baseline`."""
+        return OmegaConf.select(self.cfg, "leaderboard.baseline", default=self.default_baseline)
+
+    def item_values(self, table: pd.DataFrame) -> pd.Series:
+        """Per-item values of a scores table that the paired comparison differences (one per
+        row; default: the primary metric). A task whose primary metric is not a mean over items
+        (e.g. RMSE) returns the per-item quantity it aggregates."""
+        return table[self.primary_metric]
+
+    def paired_label(self) -> str:
+        """What `item_values` is, for the leaderboard's headings."""
+        return self.primary_metric
 
     def summary_reducers(self) -> dict:
         """column -> function(scores table) -> the leaderboard's value, for summary columns
@@ -101,7 +120,11 @@ class Task:
 class SceneListenerTask(Task):
     """An enhancement task whose items are the (scene, listener) pairs of `scene_listeners.<split>.json`,
     with listeners and their compressor fittings in `listeners.<split>.json` and
-    `compressor_params.<split>.json`, all under `path.metadata_dir`."""
+    `compressor_params.<split>.json`, all under `path.metadata_dir`. Items are paired across
+    systems by scene and listener; the leaderboard's baseline is the unprocessed `mixture`."""
+
+    item_columns = ("scene", "listener")
+    default_baseline = "mixture"
 
     def __init__(self, cfg: Any, recipe_dir: Path):
         super().__init__(cfg, recipe_dir)
