@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harness import registry
 from harness.errors import HarnessError
+from harness.report import site as report_site
 from harness.results import IncompleteResults
 from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
 from harness.runner import STAGES, Run, RunOptions, parse_shard
@@ -43,8 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
     p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
     p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
-    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package", "validate"),
-                   help="package: validate a system's outputs and zip them as the challenge asks (not part of all); "
+    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "report", "package", "validate"),
+                   help="report: the leaderboard and per-item pages as a static site under exp/<task>/report/ "
+                        "(also at the end of all, unless sharded); "
+                        "package: validate a system's outputs and zip them as the challenge asks (not part of all); "
                         "validate: check a submission (--submission) against the task's metadata")
     p.add_argument("--submission", type=Path, help="with --stage validate: the zip, folder or CSV to check")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
@@ -118,9 +121,15 @@ def main(argv: list[str] | None = None) -> int:
             for name in runnable:
                 failed += run_one(recipe, cfg, name, options, stages)
                 ran += 1
-            if args.stage in ("merge", "leaderboard") or (args.stage == "all" and options.shard == (1, 1)):  # package and the per-item stages print none
+            whole = args.stage == "all" and options.shard == (1, 1)
+            if args.stage in ("merge", "leaderboard", "report") or whole:  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
-        if not ran and args.stage != "leaderboard":
+            if args.stage == "report" or whole:
+                if cfg.path.is_demo:  # the item pages read the demo's audio
+                    task.make_demo(Path(cfg.path.root))
+                site = report_site.build(task, Path(cfg.path.exp_root) / recipe.task_id)
+                print(f"report: {site / 'index.html'}")
+        if not ran and args.stage not in ("leaderboard", "report"):
             kinds = ", ".join(f"{t} takes {k}" for t, k in takes.items())
             raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows what each system produces")
         if failed:

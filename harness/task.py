@@ -111,6 +111,36 @@ class Task:
         """What `item_values` is, for the leaderboard's headings."""
         return self.primary_metric
 
+    # the report (--stage report) ---------------------------------------------------------------
+    def report_items(self) -> list[WorkItem]:
+        """The items that get a page: `report.items` as a count (spread evenly over the items
+        sorted by key, first and last included) or a list of keys. Default 3."""
+        chosen = OmegaConf.select(self.cfg, "report.items", default=3)
+        items = sorted(self.work_items(), key=lambda it: it.key)
+        if isinstance(chosen, int) and not isinstance(chosen, bool):
+            if chosen < 0:
+                raise HarnessError(f"report.items={chosen}: give a count >= 0 or a list of item keys")
+            if chosen >= len(items):
+                return items
+            if chosen == 1:
+                return items[:1]
+            picks = sorted({round(i * (len(items) - 1) / (chosen - 1)) for i in range(chosen)})
+            return [items[i] for i in picks]
+        keys = [str(k) for k in chosen]
+        by_key = {it.key: it for it in items}
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise HarnessError(f"report.items: unknown item key(s) {unknown[:5]} (keys look like {items[0].key!r})"
+                               if items else "report.items: the task has no items")
+        return [by_key[k] for k in keys]
+
+    def item_media(self, item: WorkItem, systems: dict[str, Path]):
+        """The item's `harness.report.media.ItemMedia` (its clips: the mixture, the reference,
+        each system's output; the listener's audiogram; transcripts) for the report, given each
+        scored system's experiment folder (name -> exp/<task>/<system>); None when the task
+        has no per-item media (the report then shows the leaderboard only)."""
+        return None
+
     def summary_reducers(self) -> dict:
         """column -> function(scores table) -> the leaderboard's value, for summary columns
         that are not a mean over items."""
@@ -141,6 +171,12 @@ class SceneListenerTask(Task):
     def listeners(self, split: str) -> dict:
         return self.cached(("listeners", split), lambda: load_listeners(
             self.meta(f"listeners.{split}.json"), self.meta(f"compressor_params.{split}.json")))
+
+    def listener_audiogram(self, listener_id: str) -> dict[str, tuple[list[float], list[float]]]:
+        """ear -> (frequencies in Hz, hearing levels in dB HL) of a listener of the scored split."""
+        listener = self.listeners(self.cfg.split)[listener_id]
+        return {ear: ([float(f) for f in listener.audiogram(ear).frequencies], [float(v) for v in listener.audiogram(ear).levels])
+                for ear in ("left", "right")}
 
     def hearing_aid(self):
         return self.cached("hearing_aid", lambda: HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate)))
