@@ -118,6 +118,13 @@ def groups(board: pd.DataFrame, primary: str) -> list[str]:
     return [c[len(prefix):-1] for c in board.columns if c.startswith(prefix) and c.endswith("]")]
 
 
+def baseline_of(board: pd.DataFrame) -> str | None:
+    """The board's baseline system, None when it has none."""
+    if "baseline" not in board or board.empty or pd.isna(board["baseline"].iloc[0]):
+        return None
+    return str(board["baseline"].iloc[0])
+
+
 def fmt_diff(row, suffix: str = "") -> str:
     """`+0.0123 [-0.0040, +0.0290]`, `baseline` for the baseline's own row, `n/a` without pairs."""
     if row.get("system") == row.get("baseline"):
@@ -163,17 +170,18 @@ def to_markdown(board: pd.DataFrame, primary: str, title: str = "", breakdown: s
     names = groups(board, primary)
     hidden = {"ci95", "baseline", *PAIRED} | {c for c in board.columns if c.endswith("]")}
     extra = [c for c in board.columns if c not in hidden and c not in ("rank", "system", primary, "n")]
-    baseline = board["baseline"].iloc[0] if "baseline" in board else None
-    versus = f"Δ {paired_label or primary} vs {baseline} (95% CI)"
-    header = ["rank", "system", f"{primary} (95% CI)", "n", *extra, versus, "p (Wilcoxon)"]
+    baseline = baseline_of(board)
+    versus = [f"Δ {paired_label or primary} vs {baseline} (95% CI)", "p (Wilcoxon)"] if baseline else []
+    compared = (lambda r, suffix="": [fmt_diff(r, suffix), fmt_p(r, suffix)]) if baseline else (lambda r, suffix="": [])
+    header = ["rank", "system", f"{primary} (95% CI)", "n", *extra, *versus]
     rows = [[_cell(r["rank"]), str(r["system"]), fmt_ci(r[primary], r["ci95"]), _cell(r["n"]),
-             *(_cell(r.get(c)) for c in extra), fmt_diff(r), fmt_p(r)] for _, r in board.iterrows()]
+             *(_cell(r.get(c)) for c in extra), *compared(r)] for _, r in board.iterrows()]
     lines = _table(header, rows)
     if names:
         lines += ["", f"By {breakdown or 'group'}:", ""]
-        header = ["system", breakdown or "group", f"{primary} (95% CI)", "n", versus, "p (Wilcoxon)"]
+        header = ["system", breakdown or "group", f"{primary} (95% CI)", "n", *versus]
         rows = [[str(r["system"]), g, fmt_ci(r.get(f"{primary} [{g}]"), r.get(f"ci95 [{g}]")),
-                 _cell(r.get(f"n [{g}]")), fmt_diff(r, f" [{g}]"), fmt_p(r, f" [{g}]")]
+                 _cell(r.get(f"n [{g}]")), *compared(r, f" [{g}]")]
                 for g in names for _, r in board.iterrows() if np.isfinite(r.get(f"{primary} [{g}]", np.nan))]
         lines += _table(header, rows)
     note = "" if baseline is None else (
@@ -212,7 +220,7 @@ def plot(board: pd.DataFrame, primary: str, path: Path, title: str = "", paired_
         off = y + (i - (len(series) - 1) / 2) * step
         bx.errorbar(d, off, xerr=[np.nan_to_num(d - lo), np.nan_to_num(hi - d)], fmt="o", ms=4, capsize=3, label=label)
     bx.axvline(0, color="0.5", lw=1)
-    baseline = board["baseline"].iloc[0] if "baseline" in board else None
+    baseline = baseline_of(board)
     bx.set_xlabel(f"Δ {paired_label or primary} vs {baseline} (paired, 95% CI)")
     if names:
         bx.legend(fontsize=8, loc="best")

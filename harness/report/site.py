@@ -82,9 +82,8 @@ def board_rows(board: pd.DataFrame, primary: str) -> dict:
     group_rows = [{"system": str(r["system"]), "group": g, "score": leaderboard.fmt_ci(r.get(f"{primary} [{g}]"), r.get(f"ci95 [{g}]")),
                    "n": _num(r.get(f"n [{g}]"), 0), "diff": leaderboard.fmt_diff(r, f" [{g}]"), "p": leaderboard.fmt_p(r, f" [{g}]")}
                   for g in names for _, r in board.iterrows() if np.isfinite(r.get(f"{primary} [{g}]", np.nan))]
-    baseline = board["baseline"].iloc[0] if "baseline" in board else None
     return {"columns": extra, "rows": rows, "groups": names, "group_rows": group_rows,
-            "baseline": None if baseline is None or pd.isna(baseline) else str(baseline)}
+            "baseline": leaderboard.baseline_of(board)}
 
 
 def item_scores(tables: dict[str, pd.DataFrame], item, item_columns) -> tuple[list[str], list[dict]]:
