@@ -44,12 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
     p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
     p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
-    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "report", "package", "validate"),
+    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "report", "listening-test", "package", "validate"),
                    help="report: the leaderboard and per-item pages as a static site under exp/<task>/report/ "
-                        "(also at the end of all, unless sharded); "
+                        "(also at the end of all, unless sharded); listening-test: MUSHRA stimuli and a webMUSHRA "
+                        "config under exp/<task>/listening_test/ (with --results: read webMUSHRA's mushra.csv files); "
                         "package: validate a system's outputs and zip them as the challenge asks (not part of all); "
                         "validate: check a submission (--submission) against the task's metadata")
     p.add_argument("--submission", type=Path, help="with --stage validate: the zip, folder or CSV to check")
+    p.add_argument("--results", type=Path, nargs="+", help="with --stage listening-test: webMUSHRA mushra.csv file(s) to summarise")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
     p.add_argument("--shard", default="1/1", help="k/n: run the k-th of n interleaved parts of the work list")
     p.add_argument("--backend", default="loky", choices=("loky", "dask", "sequential"))
@@ -129,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                     task.make_demo(Path(cfg.path.root))
                 site = report_site.build(task, Path(cfg.path.exp_root) / recipe.task_id)
                 print(f"report: {site / 'index.html'}")
-        if not ran and args.stage not in ("leaderboard", "report"):
+            if args.stage == "listening-test":
+                listening_test(args, task, cfg, Path(cfg.path.exp_root) / recipe.task_id)
+        if not ran and args.stage not in ("leaderboard", "report", "listening-test"):
             kinds = ", ".join(f"{t} takes {k}" for t, k in takes.items())
             raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows what each system produces")
         if failed:
@@ -143,6 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def listening_test(args, task, cfg, exp_task_dir: Path) -> None:
+    """`--stage listening-test`: write the MUSHRA test, or with --results summarise its ratings."""
+    from harness.listening import build as listening
+
+    if args.results:
+        table = listening.results(exp_task_dir, args.results)
+        print(table.to_string(index=False))
+        print(f"listening-test results: {exp_task_dir / 'listening_test' / 'results.csv'}")
+        return
+    if cfg.path.is_demo:  # the trials read the demo's audio
+        task.make_demo(Path(cfg.path.root))
+    print(f"listening test: {listening.build(task, exp_task_dir)}")
 
 
 def validate(args) -> int:

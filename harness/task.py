@@ -112,14 +112,14 @@ class Task:
         return self.primary_metric
 
     # the report (--stage report) ---------------------------------------------------------------
-    def report_items(self) -> list[WorkItem]:
-        """The items that get a page: `report.items` as a count (spread evenly over the items
-        sorted by key, first and last included) or a list of keys. Default 3."""
-        chosen = OmegaConf.select(self.cfg, "report.items", default=3)
+    def report_items(self, setting: str = "report.items") -> list[WorkItem]:
+        """The items that get a page: `report.items` (or another `setting`) as a count (spread
+        evenly over the items sorted by key, first and last included) or a list of keys. Default 3."""
+        chosen = OmegaConf.select(self.cfg, setting, default=OmegaConf.select(self.cfg, "report.items", default=3))
         items = sorted(self.work_items(), key=lambda it: it.key)
         if isinstance(chosen, int) and not isinstance(chosen, bool):
             if chosen < 0:
-                raise HarnessError(f"report.items={chosen}: give a count >= 0 or a list of item keys")
+                raise HarnessError(f"{setting}={chosen}: give a count >= 0 or a list of item keys")
             if chosen >= len(items):
                 return items
             if chosen == 1:
@@ -130,8 +130,8 @@ class Task:
         by_key = {it.key: it for it in items}
         unknown = [k for k in keys if k not in by_key]
         if unknown:
-            raise HarnessError(f"report.items: unknown item key(s) {unknown[:5]} (keys look like {items[0].key!r})"
-                               if items else "report.items: the task has no items")
+            raise HarnessError(f"{setting}: unknown item key(s) {unknown[:5]} (keys look like {items[0].key!r})"
+                               if items else f"{setting}: the task has no items")
         return [by_key[k] for k in keys]
 
     def item_media(self, item: WorkItem, systems: dict[str, Path]):

@@ -27,11 +27,14 @@ IMAGE_ROWS, IMAGE_COLUMNS, COLOURS = 128, 320, 64  # a spectrogram PNG is at mos
 @dataclass(frozen=True)
 class Clip:
     """One signal of an item: `signal` (n_samples,) or (n_samples, channels), float in [-1, 1]
-    (louder samples are clipped), at `sample_rate` Hz; `label` is shown escaped."""
+    (louder samples are clipped), at `sample_rate` Hz; `label` is shown escaped (for a system's
+    output: the system's name). `role`: "input" (e.g. the mixture), "reference" (what the
+    metric compares with; the listening test's hidden reference) or "system"."""
 
     label: str
     signal: np.ndarray
     sample_rate: int
+    role: str = "system"
 
 
 @dataclass(frozen=True)

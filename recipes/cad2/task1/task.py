@@ -194,8 +194,8 @@ class Cad2Task1(AudioSubmission, SceneListenerTask):
         ds = self.dataset(split)
         rate = int(self.cfg.input_sample_rate)
         listener = self.listeners(split)[f["listener"]]
-        clips = [Clip("mixture (input)", ds.load_track(ds.songs[f["song"]].mixture), rate),
-                 Clip("reference (hearing aid)", self.hearing_aid()(self.reference(item), listener), rate)]
+        clips = [Clip("mixture (input)", ds.load_track(ds.songs[f["song"]].mixture), rate, "input"),
+                 Clip("reference (hearing aid)", self.hearing_aid()(self.reference(item), listener), rate, "reference")]
         lyrics = self._segments(split)[f["song"]]["text"]
         transcripts = []
         for name, folder in systems.items():

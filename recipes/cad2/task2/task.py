@@ -244,7 +244,7 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
         song, _, gains = self._item_context(item)
         rate, out_rate = int(self.cfg.input_sample_rate), int(self.cfg.remix_sample_rate)
         mixture = self.dataset(self.cfg.split).load_track(song.mixture)
-        clips = [Clip("mixture (input)", mixture, rate), Clip("reference (target balance, hearing aid)", self.reference(item)[1], rate)]
+        clips = [Clip("mixture (input)", mixture, rate, "input"), Clip("reference (target balance, hearing aid)", self.reference(item)[1], rate, "reference")]
         for name, folder in systems.items():
             path = self.output_path(item, Path(folder) / "enhanced")
             if path.is_file():
