@@ -65,7 +65,7 @@ def _num(value, digits: int = 4) -> str:
 def board_rows(board: pd.DataFrame, primary: str) -> dict:
     """What the index's tables show, formatted (strings; escaped by the template)."""
     if board.empty:
-        return {"columns": [], "rows": [], "groups": [], "group_rows": [], "baseline": None}
+        return {"columns": [], "rows": [], "groups": [], "group_rows": [], "baseline": None, "interval": ""}
     names = leaderboard.groups(board, primary)
     hidden = {"ci95", "baseline", *leaderboard.PAIRED, "rank", "system", primary, "n"}
     extra = [c for c in board.columns if c not in hidden and not c.endswith("]") and not c.endswith(("_lo", "_hi"))]
@@ -83,7 +83,8 @@ def board_rows(board: pd.DataFrame, primary: str) -> dict:
                    "n": _num(r.get(f"n [{g}]"), 0), "diff": leaderboard.fmt_diff(r, f" [{g}]"), "p": leaderboard.fmt_p(r, f" [{g}]")}
                   for g in names for _, r in board.iterrows() if np.isfinite(r.get(f"{primary} [{g}]", np.nan))]
     return {"columns": extra, "rows": rows, "groups": names, "group_rows": group_rows,
-            "baseline": leaderboard.baseline_of(board)}
+            "baseline": leaderboard.baseline_of(board),
+            "interval": "Student t over items" if has_ci else "percentile bootstrap over items"}
 
 
 def item_scores(tables: dict[str, pd.DataFrame], item, item_columns) -> tuple[list[str], list[dict]]:
