@@ -175,6 +175,22 @@ def score_words(
     return best
 
 
+def word_hits(reference: str, hypothesis: str, contractions: str | Path = CONTRACTIONS_FILE) -> list[tuple[str, bool]]:
+    """Each word of the normalised `reference`, in order, with whether the alignment that
+    `score_words` counts (jiwer's minimum-edit alignment of the normalised texts) makes it a
+    hit; the number of True values equals `score_words(reference, hypothesis).hits`."""
+    import jiwer
+
+    ref = normalise_lyrics(reference, contractions).split()
+    hyp = normalise_lyrics(hypothesis, contractions)
+    hit = [False] * len(ref)
+    if ref and hyp:
+        for chunk in jiwer.process_words(" ".join(ref), hyp).alignments[0]:
+            if chunk.type == "equal":
+                hit[chunk.ref_start_idx : chunk.ref_end_idx] = [True] * (chunk.ref_end_idx - chunk.ref_start_idx)
+    return list(zip(ref, hit))
+
+
 def correctness(
     reference: str | Sequence[str],
     hypothesis: str | Sequence[str],

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from harness import registry
 from harness.errors import HarnessError
+from harness.report import site as report_site
 from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
 from harness.results import IncompleteResults
 from harness.runner import STAGES, Run, RunOptions, parse_shard
@@ -46,11 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. evaluate.haaqi.backend=fast)")
     p.add_argument("--task", help="one task of the challenge (default: every task the system supports)")
     p.add_argument("--system", action="append", help="system name, a+b chain, or comma-separated list; repeatable")
-    p.add_argument("--stage", default="all", choices=("all", *STAGES, "leaderboard", "package", "validate", "submit"),
-                   help="package: validate a system's outputs and zip them as the challenge asks (not part of all); "
+    p.add_argument("--stage", default="all",
+                   choices=("all", *STAGES, "leaderboard", "report", "listening-test", "package", "validate", "submit"),
+                   help="report: the leaderboard and per-item pages as a static site under exp/<task>/report/ "
+                        "(also at the end of all, unless sharded); listening-test: MUSHRA stimuli and a webMUSHRA "
+                        "config under exp/<task>/listening_test/ (with --results: read webMUSHRA's mushra.csv files); "
+                        "package: validate a system's outputs and zip them as the challenge asks (not part of all); "
                         "validate: check a submission (--submission) against the task's metadata; "
                         "submit: SLURM jobs (train, an array of --shards enhance+evaluate tasks, merge)")
     p.add_argument("--submission", type=Path, help="with --stage validate: the zip, folder or CSV to check")
+    p.add_argument("--results", type=Path, nargs="+", help="with --stage listening-test: webMUSHRA mushra.csv file(s) to summarise")
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (default 1)")
     p.add_argument("--shard", help="k/n: run the k-th of n interleaved parts of the work list "
                                     "(default 1/1, or the SLURM array task's share inside an array job)")
@@ -129,9 +135,17 @@ def main(argv: list[str] | None = None) -> int:
             for name in runnable:
                 failed += run_one(recipe, cfg, name, options, stages)
                 ran += 1
-            if args.stage in ("merge", "leaderboard") or (args.stage == "all" and options.shard == (1, 1)):  # package and the per-item stages print none
+            whole = args.stage == "all" and options.shard == (1, 1)
+            if args.stage in ("merge", "leaderboard", "report") or whole:  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
-        if not ran and args.stage != "leaderboard":
+            if args.stage == "report" or whole:
+                if cfg.path.is_demo:  # the item pages read the demo's audio
+                    task.make_demo(Path(cfg.path.root))
+                site = report_site.build(task, Path(cfg.path.exp_root) / recipe.task_id)
+                print(f"report: {site / 'index.html'}")
+            if args.stage == "listening-test":
+                listening_test(args, task, cfg, Path(cfg.path.exp_root) / recipe.task_id)
+        if not ran and args.stage not in ("leaderboard", "report", "listening-test"):
             kinds = ", ".join(f"{t} takes {k}" for t, k in takes.items())
             raise HarnessError(f"none of {names} runs on {args.recipe!r} ({kinds}); run_recipe.py --list shows what each system produces")
         if failed:
@@ -171,6 +185,20 @@ def submit_array(args, names: list[str], overrides: list[str]) -> int:
         print(f"[{recipe.task_id}] submitted: train {ids[0]}, array {ids[1]} ({args.shards} tasks), merge {ids[2]}; "
               f"logs in {log_dir}")
     return 0
+
+
+def listening_test(args, task, cfg, exp_task_dir: Path) -> None:
+    """`--stage listening-test`: write the MUSHRA test, or with --results summarise its ratings."""
+    from harness.listening import build as listening
+
+    if args.results:
+        table = listening.results(exp_task_dir, args.results)
+        print(table.to_string(index=False))
+        print(f"listening-test results: {exp_task_dir / 'listening_test' / 'results.csv'}")
+        return
+    if cfg.path.is_demo:  # the trials read the demo's audio
+        task.make_demo(Path(cfg.path.root))
+    print(f"listening test: {listening.build(task, exp_task_dir)}")
 
 
 def validate(args) -> int:

@@ -19,8 +19,8 @@ from harness import slurm
 from harness.errors import HarnessError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-# keys that change how a run is executed, never what it computes
-RUNNER_KEYS = ("runner",)
+# keys that change how a run is executed or presented, never what it computes
+RUNNER_KEYS = ("runner", "leaderboard", "report", "listening_test")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def check_demo_sizes(task_id: str, params: dict, prefix: str = "demo") -> None:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Hash of what determines the results: runner settings and where files live (`path.*`,
+    """Hash of what determines the results: runner and presentation settings
+    (`leaderboard.*`, `report.*`) and where files live (`path.*`,
     but for `path.is_demo`) are left out, so a finished experiment folder copied or mounted
     elsewhere, or data moved to another disk, resumes where it was."""
     plain = OmegaConf.to_container(cfg, resolve=True)

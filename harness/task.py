@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
 
 from harness.data import WorkItem
 from harness import leaderboard
@@ -38,6 +40,8 @@ class Task:
     primary_metric: str = ""  # what the leaderboard ranks on (higher is better unless lower_is_better)
     lower_is_better: bool = False
     breakdown: str | None = None  # a score column to break the leaderboard down by
+    item_columns: tuple[str, ...] = ()  # score columns that identify an item across systems (pairs them)
+    default_baseline: str | None = None  # the system the leaderboard compares every other with
 
     def __init__(self, cfg: Any, recipe_dir: Path):
         self.cfg = cfg
@@ -90,7 +94,52 @@ class Task:
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
-                                 self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers())
+                                 self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers(),
+                                 self.baseline(), self.item_columns, self.item_values, self.paired_label())
+
+    def baseline(self) -> str | None:
+        """The leaderboard's baseline system: the setting `leaderboard.baseline`, else `default_baseline`."""
+        return OmegaConf.select(self.cfg, "leaderboard.baseline", default=self.default_baseline)
+
+    def item_values(self, table: pd.DataFrame) -> pd.Series:
+        """Per-item values of a scores table that the paired comparison differences (one per
+        row; default: the primary metric). A task whose primary metric is not a mean over items
+        (e.g. RMSE) returns the per-item quantity it aggregates."""
+        return table[self.primary_metric]
+
+    def paired_label(self) -> str:
+        """What `item_values` is, for the leaderboard's headings."""
+        return self.primary_metric
+
+    # the report (--stage report) ---------------------------------------------------------------
+    def report_items(self, setting: str = "report.items") -> list[WorkItem]:
+        """The items that get a page: `report.items` (or another `setting`) as a count (spread
+        evenly over the items sorted by key, first and last included) or a list of keys. Default 3."""
+        chosen = OmegaConf.select(self.cfg, setting, default=OmegaConf.select(self.cfg, "report.items", default=3))
+        items = sorted(self.work_items(), key=lambda it: it.key)
+        if isinstance(chosen, int) and not isinstance(chosen, bool):
+            if chosen < 0:
+                raise HarnessError(f"{setting}={chosen}: give a count >= 0 or a list of item keys")
+            if chosen >= len(items):
+                return items
+            if chosen == 1:
+                return items[:1]
+            picks = sorted({round(i * (len(items) - 1) / (chosen - 1)) for i in range(chosen)})
+            return [items[i] for i in picks]
+        keys = [str(k) for k in chosen]
+        by_key = {it.key: it for it in items}
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise HarnessError(f"{setting}: unknown item key(s) {unknown[:5]} (keys look like {items[0].key!r})"
+                               if items else f"{setting}: the task has no items")
+        return [by_key[k] for k in keys]
+
+    def item_media(self, item: WorkItem, systems: dict[str, Path]):
+        """The item's `harness.report.media.ItemMedia` (its clips: the mixture, the reference,
+        each system's output; the listener's audiogram; transcripts) for the report, given each
+        scored system's experiment folder (name -> exp/<task>/<system>); None when the task
+        has no per-item media (the report then shows the leaderboard only)."""
+        return None
 
     def summary_reducers(self) -> dict:
         """column -> function(scores table) -> the leaderboard's value, for summary columns
@@ -101,7 +150,11 @@ class Task:
 class SceneListenerTask(Task):
     """An enhancement task whose items are the (scene, listener) pairs of `scene_listeners.<split>.json`,
     with listeners and their compressor fittings in `listeners.<split>.json` and
-    `compressor_params.<split>.json`, all under `path.metadata_dir`."""
+    `compressor_params.<split>.json`, all under `path.metadata_dir`. Items are paired across
+    systems by scene and listener; the leaderboard's baseline is the unprocessed `mixture`."""
+
+    item_columns = ("scene", "listener")
+    default_baseline = "mixture"
 
     def __init__(self, cfg: Any, recipe_dir: Path):
         super().__init__(cfg, recipe_dir)
@@ -118,6 +171,12 @@ class SceneListenerTask(Task):
     def listeners(self, split: str) -> dict:
         return self.cached(("listeners", split), lambda: load_listeners(
             self.meta(f"listeners.{split}.json"), self.meta(f"compressor_params.{split}.json")))
+
+    def listener_audiogram(self, listener_id: str) -> dict[str, tuple[list[float], list[float]]]:
+        """ear -> (frequencies in Hz, hearing levels in dB HL) of a listener of the scored split."""
+        listener = self.listeners(self.cfg.split)[listener_id]
+        return {ear: ([float(f) for f in listener.audiogram(ear).frequencies], [float(v) for v in listener.audiogram(ear).levels])
+                for ear in ("left", "right")}
 
     def hearing_aid(self):
         return self.cached("hearing_aid", lambda: HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate)))

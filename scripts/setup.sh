@@ -11,6 +11,12 @@ ldconfig -p 2>/dev/null | grep -q libsndfile || need_apt+=(libsndfile1)
 # a single-node SLURM for the cluster tests (scripts/slurm_local.sh starts and stops it)
 command -v slurmctld >/dev/null 2>&1 && command -v sbatch >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 \
   || need_apt+=(slurmctld slurmd slurm-client munge)
+# headless Chromium and its WebDriver: tests/test_report.py opens the static report in them
+# (skipped without them; CADENZA_NO_BROWSER=1 leaves them out)
+if [ "${CADENZA_NO_BROWSER:-0}" != "1" ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq

@@ -8,6 +8,14 @@ after enhancers, `enhancer+whisper`): stage `enhance` computes its raw score per
 it. The leaderboard ranks by RMSE (the challenge's ranking metric) with NCC, Kendall tau and
 Spearman, bootstrap 95% intervals, and each system's difference from the Whisper baseline.
 
+Paired comparison with the baseline (`leaderboard.baseline`, default `whisper`): RMSE is not a
+mean over items, so the per-item quantity it aggregates is differenced: the squared error
+(prediction - correctness)^2 in percentage points squared. Its mean paired difference is
+exactly MSE(system) - MSE(baseline), negative when the system's RMSE is lower (RMSE is the
+root of MSE, so the signs agree); the interval is the paired bootstrap of that difference and
+p the Wilcoxon signed-rank test of the per-item differences, which is the same as on absolute
+errors in the signs of the differences but weighs large errors more, as RMSE does.
+
 Differences from pyclarity 0.9.0: the predictions CSV is written with the documented header
 `signal_id,intelligibility_score` and the submission name `ICASSP2026_<split>_<team>.csv` (the
 baseline writes `signal_ID` to `<dataset>.<system>.valid.predict.csv`); Whisper's digits are
@@ -24,6 +32,7 @@ import pandas as pd
 
 from evaluators.prediction import LogisticMap, bootstrap_ci, compute_scores
 from harness.audio import read_audio
+from harness import leaderboard
 from harness.data import PredictionItem, WorkItem
 from harness.errors import HarnessError, InputError
 from harness.files import atomic_write
@@ -42,6 +51,15 @@ class ClipTask(Task):
     score_columns = ["signal", "hearing_loss", "raw", "prediction", "correctness"]
     primary_metric = "RMSE"
     lower_is_better = True
+    item_columns = ("signal",)
+    default_baseline = "whisper"
+
+    def item_values(self, table: pd.DataFrame) -> pd.Series:
+        """Per-item squared error (prediction - correctness)^2, what RMSE aggregates."""
+        return (table["prediction"].astype(float) - table["correctness"].astype(float)) ** 2
+
+    def paired_label(self) -> str:
+        return "MSE"
 
     def make_demo(self, root: Path) -> None:
         from harness.demo.clip1 import make_clip_demo
@@ -107,13 +125,18 @@ class ClipTask(Task):
         prediction = float(mapping.predict(np.array([enhanced["raw"]]))[0])
         return {**item.fields, "raw": enhanced["raw"], "prediction": prediction}
 
-    def _constant_row(self, signals: pd.Series, n_boot: int) -> dict:
-        """Reference row: predicting the fit split's mean correctness for every signal (what a
-        system must clearly beat); correlations are undefined for a constant."""
+    def _constant_table(self, signals: pd.Series) -> pd.DataFrame:
+        """The scores a constant predictor would get: the fit split's mean correctness for every signal."""
         mean = float(np.mean([r["correctness"] for r in self._records(self.cfg.fit_split)]))
         labels = {r["signal"]: r["correctness"] for r in self._records(self.cfg.split)}
-        y = np.array([labels[s] for s in signals], float)
-        p = np.full_like(y, mean)
+        return pd.DataFrame({"signal": list(signals), "prediction": mean,
+                             "correctness": [float(labels[s]) for s in signals]})
+
+    def _constant_row(self, constant: pd.DataFrame, n_boot: int) -> dict:
+        """Reference row: predicting the fit split's mean correctness for every signal (what a
+        system must clearly beat); correlations are undefined for a constant."""
+        y = constant["correctness"].to_numpy(float)
+        p = constant["prediction"].to_numpy(float)
         lo, hi = bootstrap_ci(p, y, ("RMSE",), n_boot=n_boot)["RMSE"]
         nan = float("nan")
         return {"system": f"constant ({self.cfg.fit_split} mean)", "n": len(y), **compute_scores(p, y, ("RMSE", "Std")),
@@ -144,18 +167,29 @@ class ClipTask(Task):
         return path
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
-        rows, n_boot = [], int(self.cfg.evaluate.n_boot)
+        rows, n_boot, tables = [], int(self.cfg.evaluate.n_boot), {}
         for scores in sorted(Path(exp_task_dir).glob("*/scores.csv")):
             table = pd.read_csv(scores)
             if table.empty:
                 continue
+            tables[scores.parent.name] = table
             p, y = table["prediction"].to_numpy(float), table["correctness"].to_numpy(float)
             row = {"system": scores.parent.name, "n": len(p), **compute_scores(p, y)}
             for metric, (lo, hi) in bootstrap_ci(p, y, ("RMSE", "NCC", "KT"), n_boot=n_boot).items():
                 row[f"{metric}_lo"], row[f"{metric}_hi"] = lo, hi
             rows.append(row)
         if rows:
-            rows.append(self._constant_row(table["signal"], n_boot))
+            constant = self._constant_table(table["signal"])
+            rows.append(self._constant_row(constant, n_boot))
+            tables[rows[-1]["system"]] = constant
+        baseline = self.baseline()
+        items = {name: leaderboard.item_table(t, self.item_columns, self.item_values) for name, t in tables.items()}
+        for row in rows:
+            row["baseline"] = baseline
+            if baseline in items:
+                row.update(leaderboard.paired_columns(items[row["system"]], items[baseline], self.item_columns))
+            else:
+                row.update({c: float("nan") for c in leaderboard.PAIRED})
         board = pd.DataFrame(rows)
         title = self.cfg.get("title", self.task_id)
         if board.empty:
@@ -163,18 +197,21 @@ class ClipTask(Task):
         else:
             board = board.sort_values("RMSE").reset_index(drop=True)
             board.insert(0, "rank", range(1, len(board) + 1))
-            text = f"## {title}\n\n" + _markdown(board, self.cfg.evaluate.baseline)
+            text = f"## {title}\n\n" + _markdown(board, baseline)
         Path(exp_task_dir).mkdir(parents=True, exist_ok=True)
         (Path(exp_task_dir) / "leaderboard.md").write_text(text)
         board.to_csv(Path(exp_task_dir) / "leaderboard.csv", index=False)
+        if not board.empty:
+            leaderboard.plot(board, "RMSE", Path(exp_task_dir) / "plots" / "leaderboard.png", title, self.paired_label())
         return text
 
 
 def _markdown(board: pd.DataFrame, baseline: str) -> str:
     base = board[board["system"] == baseline]
     ref = base.iloc[0] if len(base) else None
-    lines = ["| rank | system | n | RMSE (95% CI) | NCC (95% CI) | Kendall tau (95% CI) | Spearman | vs " + baseline + " |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| rank | system | n | RMSE (95% CI) | NCC (95% CI) | Kendall tau (95% CI) | Spearman | vs " + str(baseline)
+             + f" | Δ MSE vs {baseline} (95% CI) | p (Wilcoxon) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in board.iterrows():
         if ref is None or r["system"] == baseline:
             versus = "baseline" if ref is not None else "n/a"
@@ -185,9 +222,14 @@ def _markdown(board: pd.DataFrame, baseline: str) -> str:
                 versus += f", correlation is {'higher' if d_ncc > 0 else 'lower'} ({d_ncc:+.2f})"
         ci = lambda k: "n/a" if np.isnan(r[k]) else f"{r[k]:.3f} [{r[k + '_lo']:.3f}, {r[k + '_hi']:.3f}]"  # noqa: E731
         scc = "n/a" if np.isnan(r["SCC"]) else f"{r['SCC']:.3f}"
+        d = (f"{r['diff']:+.2f} [{r['diff_lo']:+.2f}, {r['diff_hi']:+.2f}]" if r["system"] != baseline and np.isfinite(r["diff"])
+             else "baseline" if r["system"] == baseline else "n/a")
         lines.append(f"| {r['rank']} | {r['system']} | {int(r['n'])} | {ci('RMSE')} | {ci('NCC')} | {ci('KT')} | "
-                     f"{scc} | {versus} |")
-    return "\n".join(lines) + "\n"
+                     f"{scc} | {versus} | {d} | {leaderboard.fmt_p(r)} |")
+    note = (f"\nΔ MSE: mean paired difference of per-item squared error from {baseline} (system - {baseline}, "
+            "percentage points squared; negative = lower RMSE), paired-bootstrap 95% interval; "
+            "p: two-sided Wilcoxon signed-rank test.\n")
+    return "\n".join(lines) + "\n" + note
 
 
 TASK = ClipTask

@@ -180,5 +180,38 @@ class Cad2Task1(AudioSubmission, SceneListenerTask):
     def summary_columns(self) -> list[str]:
         return ["haaqi_avg", "whisper_be"]
 
+    def item_media(self, item: WorkItem, systems: dict[str, Path]):
+        """The report's clips: the segment's mixture (44.1 kHz), the reference through the
+        listener's hearing aid (HAAQI's reference), each system's output; the audiogram; the
+        lyrics and, per system and ear, Whisper's transcription of the ear's hearing-loss
+        simulation, each lyric word marked hit or missed (from the system's scores.csv)."""
+        import pandas as pd
+
+        from evaluators.lyrics import word_hits
+        from harness.report.media import Clip, ItemMedia, Transcript
+
+        split, f = self.cfg.split, item.fields
+        ds = self.dataset(split)
+        rate = int(self.cfg.input_sample_rate)
+        listener = self.listeners(split)[f["listener"]]
+        clips = [Clip("mixture (input)", ds.load_track(ds.songs[f["song"]].mixture), rate, "input"),
+                 Clip("reference (hearing aid)", self.hearing_aid()(self.reference(item), listener), rate, "reference")]
+        lyrics = self._segments(split)[f["song"]]["text"]
+        transcripts = []
+        for name, folder in systems.items():
+            path = self.output_path(item, Path(folder) / "enhanced")
+            if path.is_file():
+                clips.append(Clip(name, read_audio(path, int(self.cfg.remix_sample_rate), channels=2),
+                                  int(self.cfg.remix_sample_rate)))
+            scores = pd.read_csv(Path(folder) / "scores.csv", keep_default_na=False)
+            row = scores[(scores["scene"] == f["scene"]) & (scores["listener"] == f["listener"])]
+            for ear in EARS if len(row) else ():
+                transcripts.append(Transcript(f"{name}, {ear} ear: {row.iloc[0][f'hypothesis_{ear}']}",
+                                              word_hits(lyrics, str(row.iloc[0][f"hypothesis_{ear}"])),
+                                              float(row.iloc[0][f"whisper_{ear}"])))
+        details = {"scene": f["scene"], "segment": f["song"], "listener": f["listener"], "alpha": f"{f['alpha']:g}"}
+        return ItemMedia(f"{f['song']}, listener {f['listener']}", details, clips, self.listener_audiogram(f["listener"]),
+                         reference_text=lyrics, transcripts=transcripts)
+
 
 TASK = Cad2Task1

@@ -235,6 +235,25 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
     def summary_columns(self) -> list[str]:
         return ["left_haaqi", "right_haaqi", "sdr"]
 
+    def item_media(self, item: WorkItem, systems: dict[str, Path]):
+        """The report's clips: the scene's mixture (the separators' input, 44.1 kHz), HAAQI's
+        reference (the target balance through the listener's hearing aid, 44.1 kHz) and each
+        system's output (32 kHz, as submitted); the listener's audiogram."""
+        from harness.report.media import Clip, ItemMedia
+
+        song, _, gains = self._item_context(item)
+        rate, out_rate = int(self.cfg.input_sample_rate), int(self.cfg.remix_sample_rate)
+        mixture = self.dataset(self.cfg.split).load_track(song.mixture)
+        clips = [Clip("mixture (input)", mixture, rate, "input"), Clip("reference (target balance, hearing aid)", self.reference(item)[1], rate, "reference")]
+        for name, folder in systems.items():
+            path = self.output_path(item, Path(folder) / "enhanced")
+            if path.is_file():
+                clips.append(Clip(name, read_audio(path, out_rate, channels=2), out_rate))
+        f = item.fields
+        details = {"scene": f["scene"], "song": song.name, "listener": f["listener"], "family": _family(song),
+                   "gains (dB)": ", ".join(f"{k} {v:+.1f}" for k, v in gains.items())}
+        return ItemMedia(f"{song.name}, listener {f['listener']}", details, clips, self.listener_audiogram(f["listener"]))
+
     def summary_reducers(self) -> dict:
         return {"sdr": median_over_songs}
 
