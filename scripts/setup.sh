@@ -4,14 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# ffmpeg: museval imports musdb/stempeg, which look for it at import time.
+# ffmpeg: museval imports musdb/stempeg, which look for it at import time (and stempeg decodes
+# its example stem file, a real-audio test fixture, with it).
+# fluidsynth + fluid-soundfont-gm: the demo sets render their scores with FluidSynth and the
+# FluidR3 General MIDI soundfont (harness/demo/synth.py).
+# asterisk-core-sounds-en-wav + asterisk-core-sounds-en: real spoken prompts and their
+# transcripts, the Whisper correctness fixture (tests/test_real_audio.py).
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 ldconfig -p 2>/dev/null | grep -q libsndfile || need_apt+=(libsndfile1)
+command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluid-soundfont-gm)
+[ -f /usr/share/asterisk/sounds/en/hello-world.wav ] || need_apt+=(asterisk-core-sounds-en-wav)
+[ -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz ] || need_apt+=(asterisk-core-sounds-en)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 PIP="python3 -m pip install -q --disable-pip-version-check"
