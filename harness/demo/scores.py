@@ -62,11 +62,12 @@ class Note:
 @dataclass
 class Part:
     name: str
-    program: int  # General MIDI, 1-based (ignored on the percussion channel)
+    program: int  # General MIDI, 1-based (on the percussion channel: the GS drum set, 1 = standard)
     channel: int = 0  # 0..15; 9 is GM percussion
     pan: float = 0.0  # -1 left .. +1 right
     notes: list[Note] = field(default_factory=list)
     expression: list[tuple[float, int]] = field(default_factory=list)  # (beat, CC 11 value)
+    stem: str = ""  # the stem the part belongs to, where parts are grouped (e.g. "drums")
 
 
 @dataclass
@@ -89,9 +90,8 @@ def part_midi(score: Score, part: Part, seconds: float) -> bytes:
     ch = part.channel
     end = score.beats(seconds)
     tick = lambda beat: int(round(beat * PPQ))  # noqa: E731
-    events = [(0, 0xB0 | ch, 7, 100), (0, 0xB0 | ch, 10, int(round(64 + 63 * np.clip(part.pan, -1, 1))))]
-    if ch != 9:
-        events.append((0, 0xC0 | ch, part.program - 1, 0))
+    events = [(0, 0xB0 | ch, 7, 100), (0, 0xB0 | ch, 10, int(round(64 + 63 * np.clip(part.pan, -1, 1)))),
+              (0, 0xC0 | ch, part.program - 1, 0)]  # on channel 9 the program picks the drum kit
     events += [(tick(b), 0xB0 | ch, 11, int(v)) for b, v in part.expression if b < end]
     for n in part.notes:
         if n.start >= end:
