@@ -106,3 +106,15 @@ def test_cad2_demo_stems_sum_to_mixture(tiny_demo):
         stems = [sf.read(tiny_demo / "audio" / t["track"], dtype="int16")[0].astype(np.int32)
                  for k, t in entry.items() if k != "mixture"]
         assert np.array_equal(np.sum(stems, axis=0), mix), song
+
+
+def test_cli_reports_a_missing_soundfont_in_one_line(monkeypatch, tmp_path, capsys):
+    from harness.cli import main
+
+    monkeypatch.setattr(synth, "SOUNDFONT", tmp_path / "FluidR3_GM.sf2")
+    code = main(["cad2", "--task", "task2", "--system", "mixture", f"--exp-dir={tmp_path / 'exp'}",
+                 f"path.demo_root={tmp_path / 'demo'}", "demo.train_songs=1", "demo.valid_songs=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: ") and err[0].endswith("soundfont not found (apt-get install fluid-soundfont-gm)")
+    assert not any((tmp_path / "demo").rglob("*.flac"))  # no half-written set left behind

@@ -96,16 +96,17 @@ def _resident(lib, soundfont: Path, rate: int):
     return _STATE[key]
 
 
-def check_available(soundfont: Path = SOUNDFONT) -> None:
+def check_available(soundfont: Path | None = None) -> None:
     """Raise ``SynthUnavailable`` (one line naming the Debian package) unless rendering works."""
     with _LOCK:
-        _resident(_library(), Path(soundfont), RATE)
+        _resident(_library(), Path(soundfont or SOUNDFONT), RATE)
 
 
 def render_midi(midi: bytes, n_samples: int, rate: int = RATE, gain: float = GAIN,
-                soundfont: Path = SOUNDFONT) -> np.ndarray:
-    """The first `n_samples` stereo frames FluidSynth renders from the MIDI file bytes `midi`."""
-    soundfont = Path(soundfont)
+                soundfont: Path | None = None) -> np.ndarray:
+    """The first `n_samples` stereo frames FluidSynth renders from the MIDI file bytes `midi`
+    (`soundfont`: None = ``SOUNDFONT``)."""
+    soundfont = Path(soundfont or SOUNDFONT)
     with _LOCK:
         lib = _library()
         _resident(lib, soundfont, rate)
