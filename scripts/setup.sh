@@ -4,10 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# ffmpeg: museval imports musdb/stempeg, which look for it at import time.
+# ffmpeg: museval imports musdb/stempeg, which look for it at import time (and stempeg decodes
+# its example stem file, a real-audio test fixture, with it).
+# fluidsynth + fluid-soundfont-gm: the demo sets render their scores with FluidSynth and the
+# FluidR3 General MIDI soundfont (harness/demo/synth.py).
+# asterisk-core-sounds-en-wav + asterisk-core-sounds-en: real spoken prompts and their
+# transcripts, the Whisper correctness fixture (tests/test_real_audio.py).
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 ldconfig -p 2>/dev/null | grep -q libsndfile || need_apt+=(libsndfile1)
+command -v fluidsynth >/dev/null 2>&1 || need_apt+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt+=(fluid-soundfont-gm)
+[ -f /usr/share/asterisk/sounds/en/hello-world.wav ] || need_apt+=(asterisk-core-sounds-en-wav)
+[ -f /usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz ] || need_apt+=(asterisk-core-sounds-en)
 # a single-node SLURM for the cluster tests (scripts/slurm_local.sh starts and stops it)
 command -v slurmctld >/dev/null 2>&1 && command -v sbatch >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 \
   || need_apt+=(slurmctld slurmd slurm-client munge)

@@ -7,10 +7,21 @@
     <root>/metadata/scene_listeners.<split>.json   scene id -> [listener ids]
     <root>/metadata/listeners.<split>.json, compressor_params.<split>.json
 
-Ensembles of 2 to 4 of the eight instruments (sometimes a second voice of one of them),
-each panned in the stereo field. Scene ids follow the official ranges (train S1xxxx, valid
-S5xxxx). Valid songs are longer than their scored segment, so cropping is exercised.
-Deterministic in `seed`; built and cached through ``harness.demo.store.build``.
+Ensembles of 2 to 4 of the eight instruments (sometimes a second voice of one of them): a
+seeded score per song (``harness.demo.scores.ensemble_score``: key, tempo, phrases, dynamics,
+articulation, a role and register per instrument), each part rendered alone with the FluidR3
+General MIDI soundfont (``harness.demo.render``) and panned, one seeded room reverb applied
+identically to every part, each stem levelled to about -40 dBFS RMS (the level the official
+chain expects before the compressor) and all scaled by one gain to peak at most 0.9. Stems are
+quantised to 16 bits first and the mixture is their exact sum, so the written mixture equals
+the sum of the written stems sample for sample.
+
+``music.<split>.json`` lists ``source_1``..``source_N`` and then ``mixture``, as the official
+metadata does: pyclarity's ``recipes/cad2/task2/baseline/enhance.py`` numbers the sources by
+their position in the entry (``enumerate(songs[song].values(), 1)``, skipping the mixture).
+Scene ids follow the official ranges (train S1xxxx, valid S5xxxx). Valid songs are longer than
+their scored segment, so cropping is exercised. Deterministic in `seed`; built and cached
+through ``harness.demo.store.build``.
 """
 
 from __future__ import annotations
@@ -21,13 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from harness.audio import write_audio
-from harness.demo.instruments import render
 from harness.demo.listeners import make_listeners
+from harness.demo.render import Room, render_parts
+from harness.demo.scores import ensemble_score
 from harness.demo.store import build
 from harness.instruments import INSTRUMENTS
 
 SAMPLE_RATE = 44100
-VERSION = 3  # bump when the generator changes what it writes, so cached demos are remade
+VERSION = 4  # bump when the generator changes what it writes, so cached demos are remade
 GAIN_STEPS_DB = [-9, -6, -3, 0, 3, 6, 9]
 DEFAULTS = dict(
     seed=2024,
@@ -57,19 +69,18 @@ def _pick_instruments(rng: np.random.Generator, counts: dict[str, int]) -> list[
 
 
 def _render_song(rng: np.random.Generator, instruments: list[str], seconds: float) -> list[np.ndarray]:
-    key = int(rng.integers(0, 12))
+    """The song's stems, (n, 2) int16 each, in the order of `instruments`; their sum fits 16 bits."""
+    score = ensemble_score(rng, instruments, seconds)
+    parts = render_parts(score, seconds, SAMPLE_RATE)
+    room = Room.make(rng, rt60=float(rng.uniform(0.8, 1.6)), wet=float(rng.uniform(0.15, 0.35)), rate=SAMPLE_RATE)
     stems = []
-    for inst in instruments:
-        mono = render(inst, rng, seconds, SAMPLE_RATE, key)
+    for part in score.parts:
+        x = room.apply(parts[part.name])
         # about -40 dBFS per stem: the level the official chain expects before the compressor
-        mono *= 10 ** ((-40 + rng.uniform(-4, 4)) / 20) / (np.sqrt(np.mean(mono**2)) + 1e-12)
-        theta = rng.uniform(np.pi / 8, 3 * np.pi / 8)  # constant-power pan
-        delay = int(rng.integers(0, 14))  # up to 0.3 ms between the ears
-        right = np.concatenate([np.zeros(delay), mono[: len(mono) - delay]])
-        stems.append(np.stack([np.cos(theta) * mono, np.sin(theta) * right], axis=1))
-    peak = np.max(np.abs(np.sum(stems, axis=0)))
-    scale = min(1.0, 0.9 / peak)
-    return [s * scale for s in stems]
+        stems.append(x * 10 ** ((-40 + rng.uniform(-4, 4)) / 20) / (np.sqrt(np.mean(x**2)) + 1e-12))
+    peak = max(np.max(np.abs(np.sum(stems, axis=0))), max(np.max(np.abs(s)) for s in stems))
+    scale = min(1.0, 0.9 / peak) * 32768
+    return [np.round(s * scale).astype(np.int16) for s in stems]
 
 
 def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segment: float | None,
@@ -86,8 +97,7 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
         start = 0.0 if segment is None else round(float(rng.uniform(0.5, seconds - segment - 0.5)), 2)
         duration = seconds if segment is None else segment
         folder = Path("audio") / split / song
-        entry = {"mixture": {"track": f"{split}/{song}/mixture.flac", "start": start, "duration": duration,
-                             "instrument": "Mixture"}}
+        entry = {}
         voices: dict[str, int] = {}
         for i, (inst, stem) in enumerate(zip(instruments, stems), 1):
             voices[inst] = voices.get(inst, 0) + 1
@@ -95,7 +105,11 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
             write_audio(root / folder / f"{name}.flac", stem, SAMPLE_RATE)
             entry[f"source_{i}"] = {"instrument": name, "track": f"{split}/{song}/{name}.flac",
                                     "start": start, "duration": duration}
-        write_audio(root / folder / "mixture.flac", np.sum(stems, axis=0), SAMPLE_RATE)
+        # the mixture last, as the official metadata lists it (the sources are numbered by position)
+        entry["mixture"] = {"track": f"{split}/{song}/mixture.flac", "start": start, "duration": duration,
+                            "instrument": "Mixture"}
+        mixture = np.sum([s.astype(np.int32) for s in stems], axis=0)
+        write_audio(root / folder / "mixture.flac", mixture.astype(np.int16), SAMPLE_RATE)
         music[song] = entry
         for _ in range(settings["scenes_per_song"]):
             scene_id += 1
