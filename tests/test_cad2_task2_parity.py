@@ -149,7 +149,8 @@ def test_score_separations_is_enhance_then_evaluate(tiny_demo, tmp_path):
     enhanced = task.enhance(item, Fixed(), out_dir)
     scored = task.evaluate(item, out_dir, enhanced)["avg_haaqi"]
     (in_memory,) = task.score_separations("valid", song.name, {"fixed": stems}, max_pairs=1)["fixed"]
-    assert in_memory == pytest.approx(scored, abs=5e-4)  # measured 5e-5
+    # the file rounds to 16 bits at 32 kHz: on the sampled-instrument demo that moves HAAQI by ~6e-4
+    assert in_memory == pytest.approx(scored, abs=1.5e-3)
     assert task.score_separations("valid", "no such song", {"fixed": stems}) == {"fixed": []}
 
 
