@@ -88,8 +88,11 @@ class Clip2Predictor:
     def _features(self, ctx: RunContext) -> EncoderFeatures:
         if self.features is None:
             recipe = plain(ctx.cfg.get("whisper_encoder")) if "whisper_encoder" in ctx.cfg else {}
-            self.features = EncoderFeatures(Path(ctx.exp_dir).parent / "features",
-                                            {**ENCODER_DEFAULTS, **recipe, **self.encoder_options})
+            options = {**ENCODER_DEFAULTS, **recipe, **self.encoder_options}
+            try:
+                self.features = EncoderFeatures(Path(ctx.exp_dir).parent / "features", options)
+            except FileNotFoundError as err:  # a bad whisper_encoder.model
+                raise InputError(options["model"], f"whisper_encoder.model: {err}") from None
         return self.features
 
     def _training_set(self, ctx: RunContext) -> PredictionSet:

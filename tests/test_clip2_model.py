@@ -113,3 +113,15 @@ def test_head_mirrors_upstream_parameter_names():
     names = set(IntelligibilityHead(384).state_dict())
     assert {"layer_weights", "layer_projections.0.0.weight", "layer_projections.0.2.weight",
             "regressor.0.weight", "regressor.3.weight"} <= names
+
+
+def test_options_are_checked():
+    from baselines.clip2 import Clip2BetterEar, Clip2Mono
+    from harness.errors import HarnessError
+
+    assert Clip2BetterEar({"stage2": {"lr": 1e-4}}).stage2.lr == 1e-4
+    assert Clip2Mono(None).stage1 == TrainSettings()
+    for bad, match in (({"whisper_encoder": {"modle": "x"}}, "modle"), ({"stage1": {"epoch": 3}}, "epoch"),
+                       ({"stage2": {}}, "stage2"), ({"train_ratio": 1.0}, "train_ratio")):
+        with pytest.raises(HarnessError, match=match):
+            Clip2Mono(bad)

@@ -119,3 +119,11 @@ def test_a_mono_or_wrongly_rated_file(broken, tmp_path, capsys, problem):
     code, err = _train(broken, tmp_path, capsys)
     expected = "has 1 channels, expected 2" if problem == "mono" else "sample rate is 22050 Hz, expected 44100 Hz"
     assert code == 2 and len(err) == 1 and f"{sid}.flac: {expected}" in err[0]
+
+
+def test_a_bad_encoder_model_path(demo, tmp_path, capsys):
+    missing = tmp_path / "no-model"
+    code = main(["clip2", "--system", "clip2_mono", "--stage", "train", "--data-root", str(demo),
+                 f"--exp-dir={tmp_path / 'exp'}", f"whisper_encoder.model={missing}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(missing) in err[0] and "model directory not found" in err[0]
