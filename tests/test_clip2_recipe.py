@@ -63,6 +63,12 @@ def test_end_to_end_both_baselines_and_the_submission(demo, tmp_path, capsys):
     # a rerun encodes nothing and trains nothing
     assert main(["clip2", "--system", "clip2_better_ear", "--no-resume", *common]) == 0
     assert len(list((exp / "clip2/features").glob("*.npy"))) == n_features
+    # the official valid and eval have no labels: predictions and the CSV, no metrics
+    capsys.readouterr()
+    assert main(["clip2", "--system", "clip2_mono", "split=eval", *common]) == 0
+    assert "No labels on eval: predictions only for clip2_mono" in capsys.readouterr().out
+    lines = (exp / "clip2/clip2_mono/CLIP2_eval_T042.csv").read_text().splitlines()
+    assert len(lines) == 1 and 0 <= float(lines[0].split(",")[1]) <= 100
 
 
 @pytest.fixture
