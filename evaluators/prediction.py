@@ -2,7 +2,8 @@
 
 Metrics follow the official CLIP1 ``evaluate.py::compute_scores`` (pyclarity 0.9.0):
 
-* ``rmse``   sqrt(mean((p - y)^2)) -- the ranking metric of CLIP1;
+* ``rmse``   sqrt(mean((p - y)^2)) -- the ranking metric of CLIP1 and CLIP2;
+* ``mae``    mean(|p - y|) (CLIP2, pyclarity ``recipes/clip2/baseline/test.py::compute_metrics``);
 * ``std_err`` std(p - y) / sqrt(n), numpy's population std (ddof=0), as official;
 * ``ncc``    Pearson correlation; ``kendall_tau`` Kendall's tau-b; ``spearman`` (CLIP2 adds it).
 
@@ -42,6 +43,11 @@ def rmse(predictions, labels) -> float:
     return float(np.sqrt(np.mean((p - y) ** 2)))
 
 
+def mae(predictions, labels) -> float:
+    p, y = _pair(predictions, labels, 1)
+    return float(np.mean(np.abs(p - y)))
+
+
 def std_err(predictions, labels) -> float:
     p, y = _pair(predictions, labels, 1)
     return float(np.std(p - y) / np.sqrt(p.size))
@@ -70,6 +76,7 @@ def spearman(predictions, labels) -> float:
 
 METRIC_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "RMSE": rmse,
+    "MAE": mae,
     "Std": std_err,
     "NCC": ncc,
     "KT": kendall_tau,

@@ -3,6 +3,7 @@ and the music dataset that systems read (to separate, or to train on)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,3 +122,19 @@ class PredictionItem:
     sample_rate: int
     prompt: str
     hearing_loss: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionSet:
+    """A prediction task's split as a trainable predictor reads it (``RunContext.dataset``).
+
+    Parallel lists in metadata order: `signals` (ids), `prompts` (lyrics) and `labels` (listener
+    intelligibility 0..100, None where the split has none); `load(signal_id)` reads one
+    :class:`PredictionItem`. `source` names the metadata file (for errors)."""
+
+    split: str
+    signals: list[str]
+    prompts: list[str]
+    labels: list[float | None]
+    load: Callable[[str], PredictionItem]
+    source: str = ""

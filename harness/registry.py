@@ -194,6 +194,11 @@ class Chain:
             signal = p.enhance(signal, sample_rate)
         return signal
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether the final predictor returns the 0..100 intelligibility itself (no map to fit)."""
+        return bool(getattr(self.parts[-1], "calibrated", False))
+
     def predict(self, item) -> float:
         """Enhancers process the heard signal before the predictor scores it."""
         *enhancers, predictor = self.parts

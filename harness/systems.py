@@ -101,6 +101,10 @@ class Enhancer(Protocol):
 
 @runtime_checkable
 class Predictor(Protocol):
+    """``predict(item)`` returns a raw score that the task maps to intelligibility (CLIP's
+    logistic map), or, for a predictor with ``calibrated = True``, the 0..100 intelligibility
+    itself (no map is fitted)."""
+
     name: str
 
     def prepare(self, ctx: RunContext) -> None: ...

@@ -56,33 +56,58 @@ def check_audio(root: Path, expected: list[ExpectedAudio], tolerance_s: float = 
     return problems
 
 
-def check_predictions_csv(path: Path, expected_ids: list[str], header: tuple[str, str] = ("signal_id", "intelligibility_score"),
+HEADERLESS = ("signal_id", "score")  # the column names a headerless CSV is read with
+
+
+def check_predictions_csv(path: Path, expected_ids: list[str],
+                          header: tuple[str, str] | None = ("signal_id", "intelligibility_score"),
                           value_range: tuple[float, float] = (0.0, 100.0)) -> list[str]:
     """Every problem of a predictions CSV: its header, one row per expected id (none missing,
-    none unknown, none twice), and finite values within `value_range`."""
+    none unknown, none twice), and finite values within `value_range`.
+
+    ``header=None``: the file must have no header row (EvalAI's CLIP2 leaderboard: "Do not
+    include the CSV headers"), exactly two columns ``<signal_id>,<score>`` and no spaces."""
     path = Path(path)
     if not path.is_file():
         return [f"{path}: file not found"]
+    names = header or HEADERLESS
     try:
-        table = pd.read_csv(path, dtype={header[0]: str})
+        if header is None:
+            table = pd.read_csv(path, header=None, dtype={0: str}, skipinitialspace=False)
+        else:
+            table = pd.read_csv(path, dtype={header[0]: str})
+    except pd.errors.EmptyDataError:
+        return [f"{path}: empty file"]
     except Exception as err:  # pandas' parser errors
         return [f"{path}: not a readable CSV ({err})"]
-    if tuple(table.columns) != header:
-        return [f"{path}: header {','.join(map(str, table.columns))}, expected {','.join(header)}"]
-    problems = []
-    ids = table[header[0]].astype(str)
+    if header is None:
+        if table.shape[1] != 2:
+            return [f"{path}: {table.shape[1]} columns, expected 2 (<signal_id>,<score>, no header)"]
+        table.columns = list(names)
+        first = pd.to_numeric(pd.Series([table.iloc[0, 1]]), errors="coerce").iloc[0] if len(table) else 0.0
+        if not math.isfinite(first):
+            return [f"{path}: the first row {table.iloc[0, 0]},{table.iloc[0, 1]} looks like a header; "
+                    "the leaderboard wants none"]
+        spaced = [i + 1 for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines())
+                  if " " in line or "\t" in line]
+        problems = [f"{path}: line {n} contains spaces" for n in spaced[:5]]
+    else:
+        if tuple(table.columns) != header:
+            return [f"{path}: header {','.join(map(str, table.columns))}, expected {','.join(header)}"]
+        problems = []
+    ids = table[names[0]].astype(str)
     for signal in sorted(set(ids[ids.duplicated()])):
         problems.append(f"{signal}: listed {int((ids == signal).sum())} times")
     wanted = set(expected_ids)
     problems += [f"{s}: missing" for s in sorted(wanted - set(ids))]
     problems += [f"{s}: not a signal of this split" for s in sorted(set(ids) - wanted)]
-    values = pd.to_numeric(table[header[1]], errors="coerce")
+    values = pd.to_numeric(table[names[1]], errors="coerce")
     lo, hi = value_range
-    for signal, raw, value in zip(ids, table[header[1]], values):
+    for signal, raw, value in zip(ids, table[names[1]], values):
         if not math.isfinite(value):
-            problems.append(f"{signal}: {header[1]} {raw!r} is not a finite number")
+            problems.append(f"{signal}: {names[1]} {raw!r} is not a finite number")
         elif not lo <= value <= hi:
-            problems.append(f"{signal}: {header[1]} {value:g} outside [{lo:g}, {hi:g}]")
+            problems.append(f"{signal}: {names[1]} {value:g} outside [{lo:g}, {hi:g}]")
     return problems
 
 

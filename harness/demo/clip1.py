@@ -32,8 +32,8 @@ from harness.demo.store import build, item_rng, write_flac, write_json
 DEMO_VERSION = 1
 
 
-def _signal_id(seed: int, split: str, i: int) -> str:
-    return hashlib.sha1(f"cadenza-demo-clip1-{seed}-{split}-{i}".encode()).hexdigest()[:24]
+def _signal_id(seed: int, split: str, i: int, kind: str = "clip1") -> str:
+    return hashlib.sha1(f"cadenza-demo-{kind}-{seed}-{split}-{i}".encode()).hexdigest()[:24]
 
 
 CLIP_SEVERITIES = ("No Loss", "Mild", "Moderate")
@@ -105,52 +105,69 @@ def make_clip_demo(root: Path, seed: int = 0, n_train: int = 40, n_valid: int = 
     return build(root, params, lambda folder: _write_clip(folder, seed, n_train, n_valid, snr_range))
 
 
-def _write_clip(root: Path, seed: int, n_train: int, n_valid: int, snr_range) -> None:
+def clip_pools(clips: dict) -> dict[str, list[str]]:
+    """Lyric-clip ids per split: train the first two thirds of the sorted ids, valid the rest
+    (so no prompt is in both)."""
+    ids = sorted(clips)
+    cut = (2 * len(ids)) // 3
+    return {"train": ids[:cut], "valid": ids[cut:]}
+
+
+def write_clip_split(folder: Path, kind: str, seed: int, split: str, count: int, pool: list[str],
+                     snr_range=(-15.0, 9.0)) -> tuple[list[dict], dict]:
+    """Write ``count`` excerpts of a split as ``folder/signals/<id>.flac`` (heard: MSBG per ear,
+    or the mixture for "No Loss") and ``folder/unprocessed/<id>_unproc.flac`` (stereo, RATE,
+    16-bit), cycling through the lyric clips ``pool``; ``kind`` names the signal ids' family.
+
+    Returns the metadata records (CLIP1 keys; ``correctness`` 0..100) and, per signal id, how
+    the item was made (not for prediction)."""
     from evaluators.lyrics import normalise_lyrics
     from evaluators.msbg import simulate_ears
 
     clips = lyric_clips()
-    ids = sorted(clips)
-    cut = (2 * len(ids)) // 3
-    pools = {"train": ids[:cut], "valid": ids[cut:]}
-    line_offsets = {c: line_difficulty(clips[c], seed) for c in ids}
+    records, truth = [], {}
+    for i in range(count):
+        item = clip_item(seed, split, i, clips[pool[i % len(pool)]], snr_range)
+        clip, severity, mix = item.clip, item.severity, item.mix
+        aud_l, aud_r = item.audiogram_l, item.audiogram_r
+        heard = mix if severity == "No Loss" else simulate_ears(mix, RATE, aud_l, aud_r, trim=True)
+        sid = _signal_id(seed, split, i, kind)
+        write_flac(folder / "unprocessed" / f"{sid}_unproc.flac", mix, RATE)
+        write_flac(folder / "signals" / f"{sid}.flac", heard, RATE)
+        index = item.index()
+        n_words = len(normalise_lyrics(clip.text).split())
+        words_correct, p = simulated_listener(index, n_words, item.rng, line_difficulty(clip, seed))
+        records.append(
+            {
+                "signal": sid,
+                "original_prompt": clip.text,
+                "prompt": clip.text,
+                "n_words": n_words,
+                "words_correct": words_correct,
+                "correctness": round(100.0 * words_correct / n_words, 4),
+                "hearing_loss": severity,
+            }
+        )
+        truth[sid] = {
+            "split": split,
+            "lyric_clip": clip.clip_id,
+            "listener": item.listener,
+            "snr_db": round(item.snr_db, 3),
+            "audiogram_levels_l": aud_l.tolist(),
+            "audiogram_levels_r": aud_r.tolist(),
+            "audiogram_cfs": AUDIOGRAM_CFS,
+            "intelligibility_index": round(index, 4),
+            "p_word": round(p, 4),
+        }
+    return records, truth
+
+
+def _write_clip(root: Path, seed: int, n_train: int, n_valid: int, snr_range) -> None:
+    pools = clip_pools(lyric_clips())
     truth = {}
     for split, count in (("train", n_train), ("valid", n_valid)):
-        records = []
-        for i in range(count):
-            item = clip_item(seed, split, i, clips[pools[split][i % len(pools[split])]], snr_range)
-            clip, severity, mix = item.clip, item.severity, item.mix
-            aud_l, aud_r = item.audiogram_l, item.audiogram_r
-            rng = item.rng
-            heard = mix if severity == "No Loss" else simulate_ears(mix, RATE, aud_l, aud_r, trim=True)
-            sid = _signal_id(seed, split, i)
-            write_flac(root / "audio" / split / "unprocessed" / f"{sid}_unproc.flac", mix, RATE)
-            write_flac(root / "audio" / split / "signals" / f"{sid}.flac", heard, RATE)
-            index = item.index()
-            n_words = len(normalise_lyrics(clip.text).split())
-            words_correct, p = simulated_listener(index, n_words, rng, line_offsets[clip.clip_id])
-            records.append(
-                {
-                    "signal": sid,
-                    "original_prompt": clip.text,
-                    "prompt": clip.text,
-                    "n_words": n_words,
-                    "words_correct": words_correct,
-                    "correctness": round(100.0 * words_correct / n_words, 4),
-                    "hearing_loss": severity,
-                }
-            )
-            truth[sid] = {
-                "split": split,
-                "lyric_clip": clip.clip_id,
-                "listener": item.listener,
-                "snr_db": round(item.snr_db, 3),
-                "audiogram_levels_l": aud_l.tolist(),
-                "audiogram_levels_r": aud_r.tolist(),
-                "audiogram_cfs": AUDIOGRAM_CFS,
-                "intelligibility_index": round(index, 4),
-                "p_word": round(p, 4),
-            }
+        records, made = write_clip_split(root / "audio" / split, "clip1", seed, split, count, pools[split], snr_range)
+        truth.update(made)
         write_json(root / "metadata" / f"{split}_metadata.json", records)
         if split == "valid":  # what the official evaluate.py reads (with correctness)
             write_json(root / "metadata" / f"{split}_metadata_evalai.json", records)
