@@ -22,7 +22,7 @@ import numpy as np
 from evaluators import whisper_encoder as we
 from evaluators.device import resolve_device
 from evaluators.whisper import _check_model_dir, default_model_path
-from harness.files import atomic_write
+from harness.files import atomic_write, file_sha1
 
 CHANNELS = ("mono", "left", "right")
 ENCODER_DEFAULTS = {"model": None, "device": "auto", "compute_type": "float32", "threads": 0}
@@ -42,11 +42,7 @@ def channel(signal: np.ndarray, name: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _file_digest(path: str) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha1(Path(path))
 
 
 class EncoderFeatures:

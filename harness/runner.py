@@ -11,7 +11,6 @@ arrives, so finished work survives any failure or kill.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import multiprocessing
 import os
 import sys
@@ -26,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from harness.errors import HarnessError
-from harness.files import atomic_write
+from harness.files import atomic_write, file_sha1
 from harness.recipe import Recipe, config_hash, load_task_module
 from harness.registry import build_system
 from harness.slurm import SlurmParallel
@@ -95,11 +94,7 @@ def _system(task, recipe_dir: str, cfg_yaml: str, system_name: str, exp_dir: Pat
 
 # ---- outputs bound to the config that wrote them ---------------------------------------------
 def _digest(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha1(path)
 
 
 def stamp_output(fields: dict, exp: Path) -> dict:

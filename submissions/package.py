@@ -6,7 +6,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 from harness.files import atomic_write
 from submissions.archive import safe_extract
 from submissions.validate import check_audio
@@ -36,6 +36,24 @@ class AudioSubmission:
         with tempfile.TemporaryDirectory(prefix="cadenza-validate-") as tmp:
             problems = safe_extract(path, Path(tmp))
             return problems or check_audio(Path(tmp), self.expected_outputs())
+
+
+class PredictionsSubmission:
+    """Mixin of a task whose submission is the predictions CSV its merge stage writes
+    (``submission_path(exp_dir)``), checked by its ``validate_submission``."""
+
+    def submission_path(self, exp_dir: Path) -> Path:
+        raise NotImplementedError
+
+    def package(self, exp_dir: Path) -> Path:
+        path = self.submission_path(exp_dir)
+        if not path.is_file():
+            raise InputError(path, "no predictions yet: run the merge stage first")
+        problems = self.validate_submission(path)
+        if problems:
+            raise HarnessError(f"the submission {path} is not valid ({len(problems)} problem(s)):\n  "
+                               + "\n  ".join(problems[:20]))
+        return path
 
 
 def package_audio(task, enhanced_dir: Path, destination: Path, max_problems: int = 20) -> Path:

@@ -34,17 +34,18 @@ from evaluators.prediction import LogisticMap, bootstrap_ci, compute_scores
 from harness.audio import read_audio
 from harness import leaderboard
 from harness.data import PredictionItem, WorkItem
-from harness.errors import HarnessError, InputError
+from harness.errors import InputError
 from harness.files import atomic_write
 from harness.metadata import load_json, require
 from harness.systems import INTELLIGIBILITY
 from harness.task import Task
+from submissions.package import PredictionsSubmission
 from submissions.validate import check_predictions_csv
 
 MAP_FILE = "logistic_map.json"
 
 
-class ClipTask(Task):
+class ClipTask(PredictionsSubmission, Task):
     task_id = "cad_icassp_2026"
     accepts = ("predictor",)
     needs = INTELLIGIBILITY
@@ -155,16 +156,6 @@ class ClipTask(Task):
         """The predictions CSV: header `signal_id,intelligibility_score`, every signal of the
         split once, finite scores in [0, 100]."""
         return check_predictions_csv(path, [r["signal"] for r in self._records(self.cfg.split)])
-
-    def package(self, exp_dir: Path) -> Path:
-        """The submission is the predictions CSV that merge wrote; validated here."""
-        path = self.submission_path(exp_dir)
-        if not path.is_file():
-            raise InputError(path, "no predictions yet: run the merge stage first")
-        problems = self.validate_submission(path)
-        if problems:
-            raise HarnessError(f"the submission {path} is not valid ({len(problems)} problem(s)):\n  " + "\n  ".join(problems[:20]))
-        return path
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         rows, n_boot, tables = [], int(self.cfg.evaluate.n_boot), {}

@@ -42,18 +42,19 @@ from evaluators.prediction import LogisticMap
 from harness import prediction_board as board
 from harness.audio import read_audio
 from harness.data import PredictionItem, PredictionSet, WorkItem
-from harness.errors import HarnessError, InputError
+from harness.errors import InputError
 from harness.files import atomic_write
 from harness.metadata import load_json, require
 from harness.systems import INTELLIGIBILITY
 from harness.task import Task
+from submissions.package import PredictionsSubmission
 from submissions.validate import check_predictions_csv
 
 MAP_FILE = "score_map.json"
 METRICS = ("RMSE", "MAE", "NCC", "SCC")
 
 
-class Clip2Task(Task):
+class Clip2Task(PredictionsSubmission, Task):
     task_id = "clip2"
     accepts = ("predictor",)
     needs = INTELLIGIBILITY
@@ -173,16 +174,6 @@ class Clip2Task(Task):
         """The headerless predictions CSV: every signal of the split once, finite scores in
         [0, 100], two columns, no spaces."""
         return check_predictions_csv(path, [r["signal"] for r in self.records(str(self.cfg.split))], header=None)
-
-    def package(self, exp_dir: Path) -> Path:
-        """The submission is the predictions CSV that merge wrote; validated here."""
-        path = self.submission_path(exp_dir)
-        if not path.is_file():
-            raise InputError(path, "no predictions yet: run the merge stage first")
-        problems = self.validate_submission(path)
-        if problems:
-            raise HarnessError(f"the submission {path} is not valid ({len(problems)} problem(s)):\n  " + "\n  ".join(problems[:20]))
-        return path
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         exp_task_dir, n_boot = Path(exp_task_dir), int(self.cfg.evaluate.n_boot)
