@@ -98,10 +98,6 @@ def latest(records: list[dict], config_hash: str) -> dict[str, dict]:
     return out
 
 
-def done_keys(results_dir: Path, stage: str, config_hash: str) -> set[str]:
-    return {k for k, r in latest(read_records(results_dir, stage), config_hash).items() if r["status"] == "ok"}
-
-
 class IncompleteResults(HarnessError):
     """Merge refused: some expected items failed or are missing (the run's exit code is 1)."""
 

@@ -29,7 +29,7 @@ from harness.files import atomic_write, file_sha1
 from harness.recipe import Recipe, config_hash, load_task_module
 from harness.registry import build_system
 from harness.slurm import SlurmParallel
-from harness.results import ResultsFile, done_keys, latest, merge, package_versions, read_records
+from harness.results import ResultsFile, latest, merge, package_versions, read_records
 
 STAGES = ("train", "enhance", "evaluate", "merge")
 
@@ -93,10 +93,6 @@ def _system(task, recipe_dir: str, cfg_yaml: str, system_name: str, exp_dir: Pat
 
 
 # ---- outputs bound to the config that wrote them ---------------------------------------------
-def _digest(path: Path) -> str:
-    return file_sha1(path)
-
-
 def stamp_output(fields: dict, exp: Path) -> dict:
     """`output_file` (relative to the system's folder, so a moved folder keeps it) and
     `output_sha1` of the file an enhance record names in `output`; {} when it names none."""
@@ -107,7 +103,7 @@ def stamp_output(fields: dict, exp: Path) -> dict:
         relative = path.resolve().relative_to(exp.resolve()).as_posix()
     except ValueError:
         relative = str(path)
-    return {"output_file": relative, "output_sha1": _digest(path)}
+    return {"output_file": relative, "output_sha1": file_sha1(path)}
 
 
 def output_problem(record: dict, exp: Path) -> str | None:
@@ -118,7 +114,7 @@ def output_problem(record: dict, exp: Path) -> str | None:
     path = exp / record["output_file"]
     if not path.is_file():
         return f"{path}: output missing; rerun --stage enhance"
-    if _digest(path) != record["output_sha1"]:
+    if file_sha1(path) != record["output_sha1"]:
         return (f"{path}: rewritten by a run with another config since this config's enhance stage; "
                 "rerun --stage enhance with this config")
     return None
@@ -241,11 +237,12 @@ class Run:
         all_items = self.task.work_items() if items is None else items
         check_unique(all_items, f"{self.recipe.task_id} {stage} items")
         items = shard_items(all_items, (k, n))
-        done = done_keys(self.results_dir, stage, self.hash) if self.options.resume else set()
-        if stage in ("enhance", "fit") and done:
-            # an output rewritten by another config since is not done for this one
+        done = set()
+        if self.options.resume:
             records = latest(read_records(self.results_dir, stage), self.hash)
-            done = {key for key in done if output_problem(records[key], self.exp_dir) is None}
+            # an output rewritten by another config since is not done for this one
+            done = {key for key, r in records.items()
+                    if r["status"] == "ok" and output_problem(r, self.exp_dir) is None}
         todo = [it for it in items if it.key not in done]
         already = len(items) - len(todo)
         enhanced = {}
