@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.stage in ("merge", "leaderboard", "report") or whole:  # package and the per-item stages print none
                 print(task.write_leaderboard(Path(cfg.path.exp_root) / recipe.task_id))
             if args.stage == "report" or whole:
-                if cfg.path.is_demo:  # the item pages read the demo's audio
-                    task.make_demo(Path(cfg.path.root))
+                task.prepare_data()  # the item pages read the demo's audio
                 site = report_site.build(task, Path(cfg.path.exp_root) / recipe.task_id)
                 print(f"report: {site / 'index.html'}")
             if args.stage == "listening-test":
@@ -196,8 +195,7 @@ def listening_test(args, task, cfg, exp_task_dir: Path) -> None:
         print(table.to_string(index=False))
         print(f"listening-test results: {exp_task_dir / 'listening_test' / 'results.csv'}")
         return
-    if cfg.path.is_demo:  # the trials read the demo's audio
-        task.make_demo(Path(cfg.path.root))
+    task.prepare_data()  # the trials read the demo's audio
     print(f"listening test: {listening.build(task, exp_task_dir)}")
 
 
@@ -212,8 +210,7 @@ def validate(args) -> int:
         raise HarnessError(f"{args.recipe} has {len(recipes)} tasks; name one with --task")
     cfg = load_config(recipes[0], list(args.overrides), args.data_root)
     task = make_task(recipes[0], cfg)
-    if cfg.path.is_demo:  # the demo's metadata is what the submission is checked against
-        task.make_demo(Path(cfg.path.root))
+    task.prepare_data()  # the demo's metadata is what the submission is checked against
     problems = task.validate_submission(args.submission)
     for problem in problems:
         print(f"  {problem}")
@@ -227,7 +224,7 @@ def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> int:
     run = Run(recipe, cfg, system_name, options)
     start = time.perf_counter()
     if set(stages) & {"train", "enhance", "evaluate"}:
-        run.prepare_data()
+        run.task.prepare_data()
         run.write_config()
     if "train" in stages:
         run.train()

@@ -197,10 +197,6 @@ class Run:
     def _log(self, message: str) -> None:
         print(f"[{self.recipe.task_id} | {self.system_name}] {message}", flush=True)
 
-    def prepare_data(self) -> None:
-        if self.cfg.path.is_demo:
-            self.task.make_demo(Path(self.cfg.path.root))
-
     def write_config(self) -> None:
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         (self.exp_dir / "config.yaml").write_text(self.cfg_yaml)

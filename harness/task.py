@@ -51,6 +51,11 @@ class Task:
     def make_demo(self, root: Path) -> None:
         raise NotImplementedError(f"{self.task_id} has no demo data")
 
+    def prepare_data(self) -> None:
+        """Build the demo set when the run is on the built-in demo (a no-op on other data)."""
+        if self.cfg.path.get("is_demo", False):
+            self.make_demo(Path(self.cfg.path.root))
+
     def dataset(self, split: str):
         raise NotImplementedError
 
