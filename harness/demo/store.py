@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from harness.files import replace_folder
 
 MARKER = ".demo-complete.json"
 
@@ -36,22 +35,12 @@ def build(root: Path, params: dict, make: Callable[[Path], None]) -> Path:
     root = Path(root)
     if is_complete(root, params):
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.building-", dir=root.parent))
-    try:
+
+    def write(staging: Path) -> None:
         make(staging)
         (staging / MARKER).write_text(json.dumps(params, sort_keys=True), encoding="utf-8")
-        if root.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-            os.replace(root, old / root.name)
-            os.replace(staging, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, root)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return root
+
+    return replace_folder(root, write)
 
 
 def item_rng(seed: int, *key) -> np.random.Generator:

@@ -20,8 +20,6 @@ device's rate, which webMUSHRA requires), `max_seconds` (default 10), `lufs` (de
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 from harness.errors import HarnessError
+from harness.files import replace_folder
 from harness.listening import stimuli, webmushra
 
 DEFAULTS = {"sample_rate": 48000, "max_seconds": 10.0, "lufs": -23.0}
@@ -49,15 +48,7 @@ def build(task, exp_task_dir: Path) -> Path:
     systems = {p.parent.name: p.parent for p in sorted(exp_task_dir.glob("*/scores.csv"))}
     if not systems:
         raise HarnessError(f"{exp_task_dir}: no scored systems yet; run the systems first")
-    final, tmp = exp_task_dir / "listening_test", exp_task_dir / f".listening-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        _write(task, systems, tmp)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return replace_folder(exp_task_dir / "listening_test", lambda tmp: _write(task, systems, tmp))
 
 
 def _write(task, systems: dict, out: Path) -> None:

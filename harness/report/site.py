@@ -21,7 +21,6 @@ Settings (optional, `report.*` in recipe.yaml; presentation only, not in the con
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from omegaconf import OmegaConf
 
 from harness import leaderboard
 from harness.errors import HarnessError
+from harness.files import replace_folder
 from harness.report import media
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -113,21 +113,16 @@ def build(task, exp_task_dir: Path) -> Path:
     """Write the report of every system with a scores.csv under `exp_task_dir`; returns its folder.
     The leaderboard (leaderboard.csv, plots/) must have been written first."""
     exp_task_dir = Path(exp_task_dir)
-    final = exp_task_dir / "report"
-    tmp = exp_task_dir / f".report-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+
+    def write(tmp: Path) -> None:
         _write(task, exp_task_dir, tmp)
         budget = float(setting(task.cfg, "budget_mb"))
         size = _size(tmp)
         if size > budget * 1e6:
             raise HarnessError(f"report of {task.task_id} would be {size / 1e6:.1f} MB, over report.budget_mb={budget:g}; "
                                "lower report.items, report.max_seconds or report.sample_rate")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final
+
+    return replace_folder(exp_task_dir / "report", write)
 
 
 def _write(task, exp_task_dir: Path, out: Path) -> None:
