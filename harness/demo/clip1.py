@@ -29,7 +29,7 @@ from harness.demo.simulated_listener import (
 )
 from harness.demo.store import build, item_rng, write_flac, write_json
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: clean stems (stems/<id>_vocals.flac, _accompaniment.flac) for training enhancers
 
 
 def _signal_id(seed: int, split: str, i: int, kind: str = "clip1") -> str:
@@ -114,10 +114,12 @@ def clip_pools(clips: dict) -> dict[str, list[str]]:
 
 
 def write_clip_split(folder: Path, kind: str, seed: int, split: str, count: int, pool: list[str],
-                     snr_range=(-15.0, 9.0)) -> tuple[list[dict], dict]:
+                     snr_range=(-15.0, 9.0), stems: bool = False) -> tuple[list[dict], dict]:
     """Write ``count`` excerpts of a split as ``folder/signals/<id>.flac`` (heard: MSBG per ear,
     or the mixture for "No Loss") and ``folder/unprocessed/<id>_unproc.flac`` (stereo, RATE,
     16-bit), cycling through the lyric clips ``pool``; ``kind`` names the signal ids' family.
+    With ``stems``, also the clean ``folder/stems/<id>_vocals.flac`` and ``<id>_accompaniment.flac``
+    (their sum is the unprocessed excerpt): training pairs for enhancers (not official data).
 
     Returns the metadata records (CLIP1 keys; ``correctness`` 0..100) and, per signal id, how
     the item was made (not for prediction)."""
@@ -134,6 +136,9 @@ def write_clip_split(folder: Path, kind: str, seed: int, split: str, count: int,
         sid = _signal_id(seed, split, i, kind)
         write_flac(folder / "unprocessed" / f"{sid}_unproc.flac", mix, RATE)
         write_flac(folder / "signals" / f"{sid}.flac", heard, RATE)
+        if stems:
+            write_flac(folder / "stems" / f"{sid}_vocals.flac", item.vocals, RATE)
+            write_flac(folder / "stems" / f"{sid}_accompaniment.flac", item.accompaniment, RATE)
         index = item.index()
         n_words = len(normalise_lyrics(clip.text).split())
         words_correct, p = simulated_listener(index, n_words, item.rng, line_difficulty(clip, seed))
@@ -166,7 +171,7 @@ def _write_clip(root: Path, seed: int, n_train: int, n_valid: int, snr_range) ->
     pools = clip_pools(lyric_clips())
     truth = {}
     for split, count in (("train", n_train), ("valid", n_valid)):
-        records, made = write_clip_split(root / "audio" / split, "clip1", seed, split, count, pools[split], snr_range)
+        records, made = write_clip_split(root / "audio" / split, "clip1", seed, split, count, pools[split], snr_range, stems=True)
         truth.update(made)
         write_json(root / "metadata" / f"{split}_metadata.json", records)
         if split == "valid":  # what the official evaluate.py reads (with correctness)
@@ -193,6 +198,7 @@ metadata/demo_generation.json                       per signal: SNR, audiograms,
                                                     was made; NOT for prediction
 audio/<split>/signals/<signal>.flac                 what the listener heard (hearing-loss simulated)
 audio/<split>/unprocessed/<signal>_unproc.flac      the same excerpt before simulation
+audio/<split>/stems/<signal>_vocals.flac            its clean vocals (and _accompaniment.flac; not in the official data)
 ```
 All audio: stereo, 44.1 kHz, 16-bit FLAC. `correctness` is 0..100 (= 100 x words_correct / n_words);
 `hearing_loss` is "No Loss", "Mild" or "Moderate" (items cycle through the three).

@@ -33,7 +33,7 @@ import pandas as pd
 from evaluators.prediction import LogisticMap, bootstrap_ci, compute_scores
 from harness.audio import read_audio
 from harness import leaderboard
-from harness.data import PredictionItem, WorkItem
+from harness.data import MusicDataset, PredictionItem, Song, Track, WorkItem
 from harness.errors import InputError
 from harness.files import atomic_write
 from harness.metadata import load_json, require
@@ -92,6 +92,21 @@ class ClipTask(PredictionsSubmission, Task):
 
     def work_items(self) -> list[WorkItem]:
         return self._items(self.cfg.split, need_labels=True)
+
+    def dataset(self, split: str) -> MusicDataset:
+        """The split's unprocessed excerpts as songs with clean stems (vocals, accompaniment),
+        for training enhancers (``unet_mask``). Only the demo writes the stems
+        (``audio/<split>/stems/<signal>_vocals.flac``); the official CLIP data has none."""
+        folder = Path(self.cfg.path.audio_dir) / split
+        songs = {}
+        for r in self._records(split):
+            sid = r["signal"]
+            stems = {s: Track(s, f"stems/{sid}_{s}.flac") for s in ("vocals", "accompaniment")}
+            missing = [t.path for t in stems.values() if not (folder / t.path).is_file()]
+            if missing:
+                raise InputError(folder / missing[0], "no clean stem to train on (only the demo data has stems/)")
+            songs[sid] = Song(sid, Track("mixture", f"unprocessed/{sid}_unproc.flac"), stems)
+        return MusicDataset(folder, songs, int(self.cfg.sample_rate), split)
 
     def fit_items(self) -> list[WorkItem]:
         return self._items(self.cfg.fit_split, need_labels=True)
