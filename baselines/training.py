@@ -48,6 +48,11 @@ class TrainConfig:
     checkpoint_every: int = 50
     holdout_fraction: float = 0.15  # training songs kept out of member training (for the ensemble's weights)
     max_cached_songs: int = 64
+    optimizer: str = "adam"  # or "adamw" (decoupled weight decay, Loshchilov & Hutter 2019)
+    weight_decay: float = 0.0  # AdamW only
+    warmup_steps: int = 0  # linear warm-up from lr / warmup_steps to lr, then the cosine decay
+    steps_per_epoch: int = 0  # > 0 with patience: early stop on the epoch's mean training loss
+    patience: int = 0  # epochs without a new best (by 1e-4 relative) before stopping; 0: never
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainConfig":
@@ -85,6 +90,14 @@ def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"step": str(step), "meta": json.dumps(meta, sort_keys=True)}))
 
 
+def read_train_meta(path: Path) -> dict:
+    """The `meta` dict saved with a training state."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        return json.loads(handle.metadata().get("meta", "{}"))
+
+
 def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
     from safetensors import safe_open
 
@@ -107,7 +120,9 @@ def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    progress = min(1.0, step / max(1, cfg.steps - 1))
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps - 1))
     low = cfg.lr * cfg.final_lr_fraction
     return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * progress))
 
@@ -122,20 +137,31 @@ def train_model(
     description: str = "",
     extra: dict | None = None,
     stop_after: int | None = None,
+    loss_fn=None,
 ) -> torch.nn.Module:
     """Train (or resume) `model` into `directory`; returns it in eval mode on `device`.
 
     `stop_after` ends the run early after that step (to test resuming); the HF-layout model is
-    written only when all `cfg.steps` are done."""
+    written only when all `cfg.steps` are done, or when the early stop (`cfg.patience`
+    epochs of `cfg.steps_per_epoch` steps without a better mean loss) ends training.
+    `loss_fn(model, mixture, references) -> scalar` replaces the default waveform L1."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.set_flush_denormal(True)  # decaying notes produce subnormal floats, many times slower on CPU
     model = model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    else:
+        raise ValueError(f"optimizer must be adam or adamw, not {cfg.optimizer!r}")
+    loss_fn = loss_fn or (lambda m, x, refs: (m(x) - refs).abs().mean())
     state_path = directory / STATE_NAME
     step = 0
+    early = {"best": float("inf"), "bad": 0, "sum": 0.0, "stopped": 0}  # early-stop state, saved with the checkpoint
     if state_path.is_file():
         step = load_train_state(state_path, model, optimizer)
+        early.update(read_train_meta(state_path).get("early", {}))
         logger.info("resuming %s from step %d", description, step)
     meta = {"train": cfg.to_dict(), **(extra or {})}
     model.train()
@@ -143,14 +169,13 @@ def train_model(
     bar = tqdm(total=cfg.steps, initial=step, desc=description or "train", disable=None, leave=False)
     running = None
     started, started_cpu, first_step = time.perf_counter(), time.process_time(), step
-    while step < last:
+    while step < last and not early["stopped"]:
         rng = np.random.default_rng([int(seed), step])
         mixture, references = sampler.batch(rng, cfg.batch_size)
         mixture, references = mixture.to(device), references.to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        estimate = model(mixture)
-        loss = (estimate - references).abs().mean()
+        loss = loss_fn(model, mixture, references)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:
@@ -160,16 +185,29 @@ def train_model(
         running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
-        if step % cfg.checkpoint_every == 0 or step == last:
-            save_train_state(state_path, model, optimizer, step, meta)
+        if cfg.patience and cfg.steps_per_epoch:
+            early["sum"] += loss.item()
+            if step % cfg.steps_per_epoch == 0:
+                epoch_loss, early["sum"] = early["sum"] / cfg.steps_per_epoch, 0.0
+                if epoch_loss < early["best"] * (1 - 1e-4):
+                    early["best"], early["bad"] = epoch_loss, 0
+                else:
+                    early["bad"] += 1
+                if early["bad"] >= cfg.patience:
+                    early["stopped"] = step
+                    logger.info("%s: early stop at step %d (epoch loss %.4g, best %.4g)", description, step, epoch_loss, early["best"])
+        if step % cfg.checkpoint_every == 0 or step == last or early["stopped"]:
+            save_train_state(state_path, model, optimizer, step, {**meta, "early": early})
     bar.close()
-    if step >= cfg.steps:
+    if step >= cfg.steps or early["stopped"]:
         timing = {
             "steps_this_run": step - first_step,
             "wall_seconds_this_run": round(time.perf_counter() - started, 2),
             "cpu_seconds_this_run": round(time.process_time() - started_cpu, 2),
         }
-        save_pretrained(model, directory, extra={"trained_steps": step, "final_loss": running, "timing": timing, **meta})
+        extra_fields = {"trained_steps": max(step, cfg.steps) if early["stopped"] else step, "stopped_at_step": step,
+                        "final_loss": running, "timing": timing, **meta}
+        save_pretrained(model, directory, extra=extra_fields)
     return model.eval()
 
 
