@@ -51,8 +51,12 @@ logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def _global_rng(seed):
-    """Run pyclarity's global-RNG code with `seed`'s stream, then restore the global state."""
+def seeded_global_rng(seed):
+    """Run code that draws from numpy's global RNG (pyclarity's) on `seed`'s stream instead.
+
+    `seed` is None (the global state is used as it is), an int (a fresh
+    ``RandomState(seed)``) or a ``RandomState`` whose stream is consumed: after the block it
+    holds what the block left, and numpy's global state is restored as it was before."""
     if seed is None:
         yield
         return
@@ -193,7 +197,7 @@ def compute_haaqi(
             raise ValueError("the pyclarity backend needs an int or RandomState seed")
         from clarity.evaluator.haaqi import compute_haaqi as reference_haaqi
 
-        with _global_rng(seed):
+        with seeded_global_rng(seed):
             return float(reference_haaqi(
                 processed_signal=processed, reference_signal=reference,
                 processed_sample_rate=processed_sample_rate,

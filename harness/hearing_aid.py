@@ -1,5 +1,8 @@
 """The hearing-aid chain of the Cadenza enhancement tasks, as the official recipes run it.
 
+``FixedHearingAid`` is the other one: CAD1 task 2's evaluation passes what reaches each ear
+through a fixed hearing aid, NAL-R then pyclarity's single-band RMS compressor.
+
 Per-stem gains are LUFS-relative (pyloudnorm integrated loudness, -inf read as -80 LUFS),
 stems are summed, the level is adjusted for the average gain, and each ear goes through the
 listener's multiband compressor (pyclarity's, with its per-sample loop compiled: see
@@ -14,6 +17,9 @@ from functools import lru_cache
 
 import numpy as np
 import pyloudnorm as pyln
+from clarity.enhancer.compressor import Compressor
+from clarity.enhancer.nalr import NALR
+from clarity.utils.audiogram import Audiogram
 
 from harness.compressor import FastMultibandCompressor
 from harness.data import Listener
@@ -89,3 +95,25 @@ class HearingAid:
     def __call__(self, signal: np.ndarray, listener: Listener) -> np.ndarray:
         """(n, 2) in, (n, 2) out: left channel with the left fitting, right with the right."""
         return np.stack([self.ear(signal[:, i], listener, ear) for i, ear in enumerate(EARS)], axis=1)
+
+
+class FixedHearingAid:
+    """NAL-R then a single-band compressor, per ear, as pyclarity's
+    ``recipes/cad1/task2/baseline/car_scene_acoustics.py`` (``apply_hearing_aid``) runs them:
+    ``NALR(nfir, sample_rate).build(audiogram)``, ``np.convolve`` (the output is `nfir`
+    samples longer than the input), then ``clarity.enhancer.compressor.Compressor(**compressor)``
+    (threshold and attenuation on a running RMS, attack and release in ms)."""
+
+    def __init__(self, sample_rate: int, nfir: int, compressor: dict):
+        self.sample_rate = int(sample_rate)
+        self.nalr = NALR(int(nfir), self.sample_rate)
+        self.compressor = Compressor(fs=self.sample_rate, **dict(compressor))
+
+    def ear(self, signal: np.ndarray, audiogram: Audiogram) -> np.ndarray:
+        """(n,) in, (n + nfir,) out."""
+        fir, _ = self.nalr.build(audiogram)
+        return self.compressor.process(self.nalr.apply(fir, signal))[0]
+
+    def __call__(self, signal: np.ndarray, listener: Listener) -> np.ndarray:
+        """(n, 2) in, (n + nfir, 2) out: each channel with its ear's audiogram."""
+        return np.stack([self.ear(signal[:, i], getattr(listener, f"audiogram_{ear}")) for i, ear in enumerate(EARS)], axis=1)
