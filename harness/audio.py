@@ -29,6 +29,19 @@ def check_signal(signal: np.ndarray, where, *, allow_silence: bool = True) -> np
     return signal
 
 
+def check_stems(stems: dict, wanted: list[str], shape: tuple, system: str) -> None:
+    """A separator's output: exactly the `wanted` sources (or only ``mixture``, a system that
+    does not separate), each of the mixture's `shape` and finite; InputError naming the system."""
+    where = f"system {system!r}"
+    if set(stems) != {"mixture"} and set(stems) != set(wanted):
+        raise InputError(where, f"returned stems {sorted(stems)}, expected {sorted(wanted)} or ['mixture']")
+    for name, stem in stems.items():
+        if stem.shape != shape:
+            raise InputError(where, f"stem {name!r} has shape {stem.shape}, the mixture {shape}")
+        if not np.all(np.isfinite(stem)):
+            raise InputError(where, f"stem {name!r} contains NaN or infinite samples")
+
+
 def read_audio(
     path: Path,
     sample_rate: int | None = None,

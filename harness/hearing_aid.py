@@ -7,7 +7,9 @@ Per-stem gains are LUFS-relative (pyloudnorm integrated loudness, -inf read as -
 stems are summed, the level is adjusted for the average gain, and each ear goes through the
 listener's multiband compressor (pyclarity's, with its per-sample loop compiled: see
 harness/compressor.py; the recipe's crossovers, attack, release and threshold, and the
-listener's ratio and make-up gain per band).
+listener's ratio and make-up gain per band), or, where the official config turns the
+compressor off (CAD1 task 1, ICASSP 2024), through the listener's NAL-R filter (`NalR`),
+after the remix is brought to the mixture's loudness (`match_loudness`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,6 @@ from functools import lru_cache
 
 import numpy as np
 import pyloudnorm as pyln
-from clarity.enhancer.compressor import Compressor
-from clarity.enhancer.nalr import NALR
-from clarity.utils.audiogram import Audiogram
 
 from harness.compressor import FastMultibandCompressor
 from harness.data import Listener
@@ -62,6 +61,14 @@ def remix(stems: dict[str, np.ndarray]) -> np.ndarray:
     return np.sum(list(stems.values()), axis=0)
 
 
+def match_loudness(signal: np.ndarray, reference: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`signal` brought to the integrated loudness of `reference` (pyclarity's
+    ``level_normalisation``, ``recipes/cad_icassp_2024/baseline/evaluate.py``, with its
+    arithmetic: target = own loudness + (reference - own), so results are bit-identical)."""
+    own = loudness(signal, sample_rate)
+    return normalise_loudness(signal, sample_rate, own + (loudness(reference, sample_rate) - own))
+
+
 def adjust_level(signal: np.ndarray, gains_db) -> np.ndarray:
     """Compensate the average power change of the gains (official `adjust_level`)."""
     dbi = np.asarray(list(gains_db), dtype=float)
@@ -97,23 +104,48 @@ class HearingAid:
         return np.stack([self.ear(signal[:, i], listener, ear) for i, ear in enumerate(EARS)], axis=1)
 
 
+class NalR:
+    """Per-ear NAL-R prescription (Byrne and Dillon 1986) as pyclarity's ``NALR`` builds and
+    applies it (``clarity/enhancer/nalr.py``): a linear-phase FIR of `nfir` taps per ear from
+    the listener's audiogram, applied by full convolution, so the output is `nfir` samples
+    longer than the input (delay ``nfir // 2``). The compressor of the official CAD1 and
+    ICASSP 2024 configs is off (``apply_compressor: False``), so this is their whole hearing aid."""
+
+    def __init__(self, nfir: int, sample_rate: int):
+        from clarity.enhancer.nalr import NALR
+
+        self.nfir = int(nfir)
+        self.sample_rate = int(sample_rate)
+        self._nalr = NALR(self.nfir, self.sample_rate)
+
+    def ear(self, signal: np.ndarray, listener: Listener, ear: str) -> np.ndarray:
+        """(n,) in, (n + nfir,) float64 out, with the FIR of the listener's `ear` audiogram."""
+        fir, _ = self._nalr.build(getattr(listener, f"audiogram_{ear}"))
+        return self._nalr.apply(fir, signal)
+
+    def __call__(self, signal: np.ndarray, listener: Listener) -> np.ndarray:
+        """(n, 2) in, (n + nfir, 2) out: left channel with the left audiogram, right with the right."""
+        return np.stack([self.ear(signal[:, i], listener, ear) for i, ear in enumerate(EARS)], axis=1)
+
+
 class FixedHearingAid:
     """NAL-R then a single-band compressor, per ear, as pyclarity's
     ``recipes/cad1/task2/baseline/car_scene_acoustics.py`` (``apply_hearing_aid``) runs them:
-    ``NALR(nfir, sample_rate).build(audiogram)``, ``np.convolve`` (the output is `nfir`
-    samples longer than the input), then ``clarity.enhancer.compressor.Compressor(**compressor)``
-    (threshold and attenuation on a running RMS, attack and release in ms)."""
+    the listener's `NalR` filter (the output is `nfir` samples longer than the input), then
+    ``clarity.enhancer.compressor.Compressor(**compressor)`` (threshold and attenuation on a
+    running RMS, attack and release in ms)."""
 
     def __init__(self, sample_rate: int, nfir: int, compressor: dict):
+        from clarity.enhancer.compressor import Compressor
+
         self.sample_rate = int(sample_rate)
-        self.nalr = NALR(int(nfir), self.sample_rate)
+        self.nalr = NalR(nfir, self.sample_rate)
         self.compressor = Compressor(fs=self.sample_rate, **dict(compressor))
 
-    def ear(self, signal: np.ndarray, audiogram: Audiogram) -> np.ndarray:
+    def ear(self, signal: np.ndarray, listener: Listener, ear: str) -> np.ndarray:
         """(n,) in, (n + nfir,) out."""
-        fir, _ = self.nalr.build(audiogram)
-        return self.compressor.process(self.nalr.apply(fir, signal))[0]
+        return self.compressor.process(self.nalr.ear(signal, listener, ear))[0]
 
     def __call__(self, signal: np.ndarray, listener: Listener) -> np.ndarray:
         """(n, 2) in, (n + nfir, 2) out: each channel with its ear's audiogram."""
-        return np.stack([self.ear(signal[:, i], getattr(listener, f"audiogram_{ear}")) for i, ear in enumerate(EARS)], axis=1)
+        return np.stack([self.ear(signal[:, i], listener, ear) for i, ear in enumerate(EARS)], axis=1)

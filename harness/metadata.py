@@ -62,6 +62,26 @@ RATIO_RANGE = (0.0, 100.0)  # compression ratio, > 0
 GAIN_RANGE = (-60.0, 100.0)  # dB
 
 
+def check_gain_set(gain_set, sources, where: str, owner: str) -> dict[str, float]:
+    """A `gains.json` entry (source -> dB) checked for `sources` (those of `owner`, e.g. a
+    song): an object with a finite number of dB within GAIN_RANGE for each; returns them as floats."""
+    if not isinstance(gain_set, dict):
+        raise InputError(where, f"a gain set must map sources to dB, found {gain_set!r}")
+    missing = sorted(set(sources) - set(gain_set))
+    if missing:
+        raise InputError(where, f"no gain for {missing} of {owner}")
+    out = {}
+    for source in sources:
+        value = gain_set[source]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise InputError(where, f"gain of {source!r} must be a finite number of dB, found {value!r}")
+        if not GAIN_RANGE[0] <= value <= GAIN_RANGE[1]:
+            raise InputError(where, f"gain of {source!r} is {value:g} dB, outside the plausible "
+                                    f"range [{GAIN_RANGE[0]:g}, {GAIN_RANGE[1]:g}] dB")
+        out[source] = float(value)
+    return out
+
+
 def _levels(entry: dict, key: str, n: int, where: str, bounds: tuple[float, float] | None = None,
             open_low: bool = False) -> np.ndarray:
     try:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluators.sdr import median_sdr, museval_sdr
-from harness.audio import read_audio, save_task_output
+from harness.audio import check_stems, read_audio, save_task_output
 from harness.cache import content_key
 from harness.hearing_aid import adjust_level, apply_gains, remix
 from harness.data import MusicDataset, Song, Track, WorkItem
@@ -34,7 +34,7 @@ from harness.demo.cad2_task2 import make_demo
 from harness.instruments import family
 from harness.errors import InputError
 from harness.files import atomic_write
-from harness.metadata import GAIN_RANGE, load_json, require
+from harness.metadata import check_gain_set, load_json, require
 from harness.scoring import haaqi_ears
 from harness.systems import INSTRUMENTS
 from harness.task import SceneListenerTask, legacy_rng
@@ -103,19 +103,8 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
             if scene["gain"] not in gains:
                 raise InputError(where, f"unknown gain set {scene['gain']!r}")
             song = songs[scene["music"]]
-            gain_where = f"{self.meta('gains.json')} [{scene['gain']}]"
-            if not isinstance(gains[scene["gain"]], dict):
-                raise InputError(gain_where, f"a gain set must map sources to dB, found {gains[scene['gain']]!r}")
-            missing = sorted(set(song.sources) - set(gains[scene["gain"]]))
-            if missing:
-                raise InputError(gain_where, f"no gain for {missing} of song {song.name!r}")
-            for source in song.sources:
-                value = gains[scene["gain"]][source]
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                    raise InputError(gain_where, f"gain of {source!r} must be a finite number of dB, found {value!r}")
-                if not GAIN_RANGE[0] <= value <= GAIN_RANGE[1]:
-                    raise InputError(gain_where, f"gain of {source!r} is {value:g} dB, outside the plausible "
-                                                 f"range [{GAIN_RANGE[0]:g}, {GAIN_RANGE[1]:g}] dB")
+            check_gain_set(gains[scene["gain"]], song.sources, f"{self.meta('gains.json')} [{scene['gain']}]",
+                           f"song {song.name!r}")
             items.append(WorkItem(f"{scene_id}_{lid}", {"scene": scene_id, "song": song.name, "listener": lid}))
         return items
 
@@ -148,7 +137,7 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
         ds = self.dataset(self.cfg.split)
         mixture = ds.load_track(song.mixture, allow_silence=False)
         stems = system.separate(mixture, song.instruments)
-        _check_stems(stems, song.instruments, mixture.shape, system.name)
+        check_stems(stems, song.instruments, mixture.shape, system.name)
         signal = self._rebalanced(stems, song, listener, gains)
         rate = int(self.cfg.input_sample_rate)
         path = self.output_path(item, out_dir)
@@ -294,17 +283,6 @@ def _family(song: Song) -> str:
     fams = [family(t.instrument) for t in song.sources.values()]
     strings, winds = fams.count("strings"), fams.count("winds")
     return "strings" if strings > winds else "winds" if winds > strings else "mixed"
-
-
-def _check_stems(stems: dict, wanted: list[str], shape: tuple, system: str) -> None:
-    where = f"system {system!r}"
-    if set(stems) != {"mixture"} and set(stems) != set(wanted):
-        raise InputError(where, f"returned stems {sorted(stems)}, expected {sorted(wanted)} or ['mixture']")
-    for name, stem in stems.items():
-        if stem.shape != shape:
-            raise InputError(where, f"stem {name!r} has shape {stem.shape}, the mixture {shape}")
-        if not np.all(np.isfinite(stem)):
-            raise InputError(where, f"stem {name!r} contains NaN or infinite samples")
 
 
 TASK = Cad2Task2
