@@ -186,14 +186,20 @@ class SceneListenerTask(Task):
     def hearing_aid(self):
         return self.cached("hearing_aid", lambda: HearingAid.from_config(self.cfg.enhancer, int(self.cfg.input_sample_rate)))
 
-    def scene_listener_pairs(self, split: str, scenes: dict, scenes_file: Path) -> list[tuple[str, str]]:
-        """Validated (scene id, listener id) pairs, in file order."""
-        path = self.meta(f"scene_listeners.{split}.json")
+    def scene_listener_pairs(self, split: str, scenes: dict, scenes_file: Path, path: Path | None = None,
+                             other_splits=()) -> list[tuple[str, str]]:
+        """Validated (scene id, listener id) pairs, in file order, from `path` (default
+        ``scene_listeners.<split>.json``); scenes in `other_splits` (ids of a file that lists
+        every split, as CAD1 task 2's ``scenes_listeners.json``) are skipped."""
+        path = path or self.meta(f"scene_listeners.{split}.json")
         listeners = self.listeners(split)
         pairs = []
-        table = self.cached(("scene_listeners", split), lambda: load_json(path, "scene-listener", expect=dict))
+        table = self.cached(("scene_listeners", str(path)), lambda: load_json(path, "scene-listener", expect=dict))
+        skipped = set(other_splits)
         for scene_id, listener_ids in table.items():
             where = f"{path} [{scene_id}]"
+            if scene_id in skipped:
+                continue
             if scene_id not in scenes:
                 raise InputError(where, f"scene {scene_id!r} is not in {scenes_file.name}")
             if not isinstance(listener_ids, list) or not all(isinstance(lid, str) for lid in listener_ids):
