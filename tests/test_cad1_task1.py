@@ -91,11 +91,11 @@ def data(tiny, tmp_path) -> Path:
 
 
 def cli(data: Path, exp: Path, *args) -> int:
-    return main(["cad1", *args, f"--exp-dir={exp}", "--data-root", str(data)])
+    return main(["cad1", "--task", "task1", *args, f"--exp-dir={exp}", "--data-root", str(data)])
 
 
 def task_for(data: Path, exp: Path, *overrides):
-    recipe = select("cad1")[0]
+    recipe = select("cad1", "task1")[0]
     return make_task(recipe, load_config(recipe, [f"path.exp_root={exp}", *overrides], str(data)))
 
 
@@ -109,7 +109,9 @@ def scored(tiny, tmp_path_factory) -> Path:
 
 # ---- layout, selection, demo -----------------------------------------------------------------
 def test_cad1_runs_task1():
-    assert [r.task_id for r in select("cad1")] == ["cad1/task1"]
+    """`cad1` picks its tasks as `cad2` does: every task of the challenge (the systems decide which run)."""
+    assert "cad1/task1" in [r.task_id for r in select("cad1")]
+    assert [r.task_id for r in select("cad1", "task1")] == ["cad1/task1"]
 
 
 def test_demo_layout_and_dataset(tmp_path):
@@ -254,6 +256,8 @@ def test_scores_csv_and_leaderboard(scored):
     board = (scored / "cad1/task1/leaderboard.md").read_text()
     assert all(c in board for c in OFFICIAL_COLUMNS[3:])
     assert "| 1 | oracle |" in board and "| 2 | mixture |" in board
+    pages = sorted((scored / "cad1/task1/report/items").glob("*.html"))  # item_media: a page per item
+    assert len(pages) == 2 and all("true stems through NAL-R" in p.read_text() for p in pages)
 
 
 # ---- bad input ---------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from harness.audio import check_stems, read_scaled_stem, resample, save_scaled_stem, save_task_output
+from harness.audio import check_stems, read_audio, read_scaled_stem, resample, save_scaled_stem, save_task_output
 from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.errors import HarnessError, InputError
 from harness.hearing_aid import EARS, FixedHearingAid, NalR
@@ -271,6 +271,29 @@ class Cad1Task1(AudioSubmission, SceneListenerTask):
 
     def summary_columns(self) -> list[str]:
         return list(SCORE_STEMS)
+
+    def item_media(self, item: WorkItem, systems: dict[str, Path]):
+        """The report's clips: the song's mixture (the separators' input, 44.1 kHz), the true
+        stems through the listener's NAL-R and remixed (the oracle's remix, 44.1 kHz; HAAQI
+        scores each stem against its raw reference) and each system's remix (32 kHz, as
+        written); cut to the subjective segment on the test split; the listener's audiogram."""
+        from harness.report.media import Clip, ItemMedia
+
+        song, listener = self._item(item)
+        ds = self.dataset(self.cfg.split)
+        rate, out_rate = int(self.cfg.input_sample_rate), int(self.cfg.remix_sample_rate)
+        cut = self.segment(song, "subjective_evaluation") if self.cfg.split == "test" else slice(None)
+        processed = self.process(ds.load_instrument_stems(song), listener)
+        reference = np.tanh(np.stack([_side_sum(processed, side) for side in EARS], axis=1))[cut]
+        clips = [Clip("mixture (input)", ds.load_track(song.mixture)[cut], rate, "input"),
+                 Clip("true stems through NAL-R (reference)", reference, rate, "reference")]
+        for name, folder in systems.items():
+            path = Path(folder) / "enhanced" / self.remix_name(item)
+            if path.is_file():
+                clips.append(Clip(name, read_audio(path, out_rate, channels=2), out_rate))
+        f = item.fields
+        return ItemMedia(f"{song.name}, listener {f['listener']}", {"song": song.name, "listener": f["listener"]},
+                         clips, self.listener_audiogram(f["listener"]))
 
 
 def _side_sum(processed: dict[str, np.ndarray], side: str) -> np.ndarray:
