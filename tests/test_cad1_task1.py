@@ -433,3 +433,13 @@ def test_a_broken_submission_fails_validation(submission, tiny, tmp_path, edit, 
     wanted = f"evaluation/L5001/{TEST_SONGS[1]}/" + problem.format(p=f"L5001_{TEST_SONGS[1]}")
     assert any(p.startswith(wanted) for p in problems), problems
     assert len(problems) <= 2  # a renamed file is missing under its own name and unexpected under the other
+
+
+def test_test_split_scores_the_objective_segment(submission, tiny):
+    """Upstream never scores the test split; here it is scored on the objective segment against the
+    raw stems cut the same way."""
+    exp, _ = submission
+    task = task_for(tiny, exp, "split=test")
+    item = task.work_items()[0]
+    scores = task.evaluate(item, exp / "cad1/task1/mixture/enhanced", {})
+    assert list(scores) == OFFICIAL_COLUMNS and 0.0 < scores["score"] < 1.0
