@@ -99,3 +99,40 @@ def save_task_output(
     out = np.clip(out, -1.0, 1.0)
     write_audio(path, (out * 32768.0).clip(-32768, 32767).astype(np.int16), output_rate)
     return n_clipped
+
+
+def save_scaled_stem(path: Path, signal: np.ndarray, signal_rate: int, output_rate: int) -> float:
+    """CAD1 task 1's stem format: resample, divide by the peak, 16-bit FLAC, the peak written
+    to ``<path>.txt``; returns the peak (the scale).
+
+    As pyclarity's ``save_flac_signal(..., do_scale_signal=True)``
+    (``recipes/cad1/task1/baseline/enhance.py``): the scale is ``max |x|`` after resampling,
+    written as ``f"{max}"``, and the samples are ``x / max`` quantised as ``to_16bit``. A silent
+    stem is written as silence with scale 1.0 (upstream would divide by zero and write NaN)."""
+    check_signal(signal, f"{path} (output)")
+    out = resample(np.asarray(signal, dtype=np.float64), signal_rate, output_rate)
+    peak = np.max(np.abs(out))
+    scale = peak if peak > 0 else np.float64(1.0)
+    out = out / scale
+    atomic_write(Path(path).with_suffix(".txt"), lambda tmp: Path(tmp).write_text(f"{scale}", encoding="utf-8"))
+    write_audio(path, (out * 32768.0).clip(-32768, 32767).astype(np.int16), output_rate)
+    return float(scale)
+
+
+def read_scaled_stem(path: Path, sample_rate: int) -> np.ndarray:
+    """A stem written by `save_scaled_stem`: float32 (n, 1), the samples times the scale in
+    ``<path>.txt``, as pyclarity's ``read_flac_signal`` reads it (a float32 product). The scale
+    file must exist and hold a positive finite number (upstream silently skips a missing one,
+    leaving the stem at the wrong level)."""
+    path = Path(path)
+    signal = read_audio(path, sample_rate, channels=1)
+    scale_path = path.with_suffix(".txt")
+    if not scale_path.is_file():
+        raise InputError(scale_path, "scale file not found (the stem's peak, written beside it)")
+    try:
+        scale = float(scale_path.read_text(encoding="utf-8").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(scale_path, "does not hold a number (the stem's scale factor)") from None
+    if not np.isfinite(scale) or scale <= 0:
+        raise InputError(scale_path, f"scale {scale!r} is not a positive finite number")
+    return signal * scale

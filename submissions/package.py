@@ -14,17 +14,22 @@ from submissions.validate import check_audio
 
 class AudioSubmission:
     """Mixin of a task whose submission is its enhanced audio, zipped as the challenge names
-    it: ``submission_<team_id>_<variant>.zip`` of every file ``expected_outputs()`` lists
-    (``ExpectedAudio``, paths relative to the system's ``enhanced/`` folder). The task's
-    config holds ``submission.team_id`` and ``submission.variant``."""
+    it: ``submission_name()`` (default ``submission_<team_id>_<variant>.zip``) of every file
+    ``expected_outputs()`` lists (``ExpectedAudio``, paths relative to the system's
+    ``enhanced/`` folder, with their scale companions). The task's config holds
+    ``submission.team_id`` (and ``submission.variant`` for the default name)."""
 
     def expected_outputs(self) -> list:
         raise NotImplementedError
 
-    def package(self, exp_dir: Path) -> Path:
+    def submission_name(self) -> str:
+        """The zip's file name (CAD2: ``submission_<team_id>_<variant>.zip``)."""
         sub = self.cfg.submission
+        return f"submission_{sub.team_id}_{sub.variant}.zip"
+
+    def package(self, exp_dir: Path) -> Path:
         exp_dir = Path(exp_dir)
-        return package_audio(self, exp_dir / "enhanced", exp_dir / f"submission_{sub.team_id}_{sub.variant}.zip")
+        return package_audio(self, exp_dir / "enhanced", exp_dir / self.submission_name())
 
     def validate_submission(self, path: Path) -> list[str]:
         """Every problem of a submission zip (read safely) or folder; [] when it is valid."""
@@ -69,6 +74,8 @@ def package_audio(task, enhanced_dir: Path, destination: Path, max_problems: int
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
             for e in sorted(expected, key=lambda e: e.relative_path):
                 zf.write(enhanced_dir / e.relative_path, e.relative_path)
+                if e.scale_file:
+                    zf.write(enhanced_dir / e.scale_file, e.scale_file)
 
     atomic_write(destination, write)
     return destination

@@ -22,14 +22,35 @@ class ExpectedAudio:
     channels: int = 2
     seconds: float | None = None  # None: any length
     subtype: str = "PCM_16"
+    # a text file beside the audio holding the positive factor its samples were divided by
+    # (CAD1 task 1's peak-normalised stems: `<stem>.txt`); None: no such companion
+    scale_file: str | None = None
+
+
+def check_scale_file(path: Path, name: str) -> str | None:
+    """The problem of a scale companion (missing, unreadable, not a positive finite number), or None."""
+    if not path.is_file():
+        return f"{name}: missing"
+    try:
+        value = float(path.read_text(encoding="utf-8").strip())
+    except (UnicodeDecodeError, ValueError):
+        return f"{name}: not a number (the stem's scale factor)"
+    if not math.isfinite(value) or value <= 0:
+        return f"{name}: scale {value!r} is not a positive finite number"
+    return None
 
 
 def check_audio(root: Path, expected: list[ExpectedAudio], tolerance_s: float = 0.01) -> list[str]:
-    """Every problem of the files under `root` against `expected`; [] when all is well."""
+    """Every problem of the files under `root` against `expected` (and their scale companions,
+    where they have one); [] when all is well."""
     root = Path(root)
     problems = []
-    wanted = {e.relative_path for e in expected}
+    wanted = {e.relative_path for e in expected} | {e.scale_file for e in expected if e.scale_file}
     for e in expected:
+        if e.scale_file:
+            problem = check_scale_file(root / e.scale_file, e.scale_file)
+            if problem:
+                problems.append(problem)
         path = root / e.relative_path
         if not path.is_file():
             problems.append(f"{e.relative_path}: missing")
