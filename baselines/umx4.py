@@ -99,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # No songs held out: umx4 is not an ensemble member whose weights are fitted on unseen songs.
-DEMO_TRAIN = {"steps": 300, "batch_size": 8, "segment_seconds": 2.0, "lr": 3e-3, "holdout_fraction": 0.0,
+DEMO_TRAIN = {"steps": 200, "batch_size": 8, "segment_seconds": 2.0, "lr": 3e-3, "holdout_fraction": 0.0,
               "checkpoint_every": 100}
 # open-unmix train.py: Adam lr 1e-3, weight decay 1e-5, batch 16, 6 s segments.
 FULL_TRAIN = {"steps": 300_000, "batch_size": 16, "segment_seconds": 6.0, "lr": 1e-3, "optimizer": "adamw",

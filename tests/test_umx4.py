@@ -196,3 +196,16 @@ def test_missing_checkpoint_and_bad_options(tmp_path, train_set):
     with pytest.raises(RuntimeError, match="prepare"):
         UMX4Separator().separate(np.zeros((100, 2), np.float32), ["vocals"])
     assert spec("umx4").provides(VDBO) and spec("umx4").provides(VOCALS)
+
+
+def test_training_resumes_to_the_same_weights(train_set, tmp_path):
+    straight = UMX4Separator(OPTIONS)
+    straight_dir = straight.train_model(make_ctx(tmp_path / "a", train_set), "demo")
+    resumed = UMX4Separator(OPTIONS)
+    ctx = make_ctx(tmp_path / "b", train_set)
+    resumed_dir = resumed.train_model(ctx, "demo", stop_after=2)
+    assert not (resumed_dir / "model.safetensors").exists()  # unfinished: only the training state
+    resumed.train(ctx)
+    a, b = load_pretrained(straight_dir).state_dict(), load_pretrained(resumed_dir).state_dict()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], msg=name)
