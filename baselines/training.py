@@ -6,7 +6,9 @@ Batches come from a sampler with ``batch(rng, batch_size) -> (mixture, reference
 (``baselines.training_data.SegmentSampler``).
 
 Reproducible and resumable: the model is initialised from a seed derived from
-(seed, member, instrument); the batch of step ``k`` is drawn from ``Generator([seed, k])``; the
+(seed, member, instrument); the batch of step ``k`` is drawn from ``Generator([seed, k])``, and
+the torch generator that dropout draws from is seeded from the same generator for that step
+(inside ``torch.random.fork_rng``, so the caller's global RNG is left as it was); the
 training state (model, Adam moments, step) is saved every ``checkpoint_every`` steps to
 ``train_state.safetensors``. A run resumed from a checkpoint therefore reproduces the
 uninterrupted run. When training finishes the model is written in the Hugging Face layout
@@ -157,6 +159,7 @@ def train_model(
         raise ValueError(f"optimizer must be adam or adamw, not {cfg.optimizer!r}")
     loss_fn = loss_fn or (lambda m, x, refs: (m(x) - refs).abs().mean())
     state_path = directory / STATE_NAME
+    rng_devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
     step = 0
     early = {"best": float("inf"), "bad": 0, "sum": 0.0, "stopped": 0}  # early-stop state, saved with the checkpoint
     if state_path.is_file():
@@ -175,9 +178,11 @@ def train_model(
         mixture, references = mixture.to(device), references.to(device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        loss = loss_fn(model, mixture, references)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with torch.random.fork_rng(devices=rng_devices):  # dropout draws from (seed, step): a resumed run reproduces
+            torch.manual_seed(int(rng.integers(2**62)))
+            loss = loss_fn(model, mixture, references)
+            loss.backward()
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()

@@ -1,12 +1,21 @@
-"""Training data of the per-instrument separators: random segments of (mixture, target,
-accompaniment) cut from a dataset split (the harness's ``ctx.dataset(split)``).
+"""Training data of the separators: random segments of (mixture, target, accompaniment), or
+of (mixture, one stem per target) for a multi-target model, cut from a dataset split (the
+harness's ``ctx.dataset(split)``).
 
-The target is the sum of every track of the target instrument in a song (two voices of one
+Per-instrument mode (``SegmentSampler(..., "Violin", ...)``): the target is the sum of every track of the target instrument in a song (two voices of one
 instrument are one target, as in the official CAD2 baseline), the accompaniment the sum of
 the other tracks, and the mixture their sum. Augmentation: a random gain per stem
 (-6..+3 dB) and a random left/right swap. Each example is divided by its mixture's RMS (the
 separators do the same to the whole track at inference and scale back), so quiet and loud
-songs weigh the same. A fixed share of the training songs (by a hash of the name) is held
+songs weigh the same.
+
+Multi-target mode (``SegmentSampler(..., ["vocals", "drums", "bass", "other"], ...,
+rest="other")``): each target is the sum of its instrument's tracks (silence where a song has
+none), tracks of any other instrument go to the ``rest`` target (an error without one), and
+the mixture is the sum of the targets. Augmentation as open-unmix's (Stöter et al. 2019,
+``openunmix/data.py``): a random gain per stem (-6..+3 dB) and a left/right swap drawn per
+stem; with ``mix_songs`` each stem comes from its own random song and offset (open-unmix's
+``random_track_mix``), otherwise all stems from one song and offset. A fixed share of the training songs (by a hash of the name) is held
 out of member training, for fitting ensemble weights on unseen songs.
 """
 
@@ -67,38 +76,81 @@ def target_and_accompaniment(dataset, song, instrument: str) -> tuple[np.ndarray
     return target[:length], accompaniment[:length]
 
 
+def target_stems(dataset, song, targets, rest: str | None = None) -> list[np.ndarray]:
+    """One (n, channels) array per target: the sum of that instrument's tracks, zeros where the
+    song has none; tracks of other instruments are added to the `rest` target (ValueError
+    naming the song and the instruments without one). All cut to the shortest track."""
+    targets = list(targets)
+    if rest is not None and rest not in targets:
+        raise ValueError(f"rest target {rest!r} is not one of the targets {targets}")
+    sums: dict[str, np.ndarray] = {}
+    stray = sorted({t.instrument for t in song.sources.values()} - set(targets))
+    if stray and rest is None:
+        raise ValueError(f"song {song.name!r} has track(s) of {stray}, not among the targets {targets}")
+    for key, audio in dataset.load_song_sources(song).items():
+        audio = np.asarray(audio, dtype=np.float32)
+        name = song.sources[key].instrument
+        name = name if name in targets else rest
+        sums[name] = audio if name not in sums else _add(sums[name], audio)
+    if not sums:
+        raise ValueError(f"song {song.name!r} has no tracks")
+    length = min(len(a) for a in sums.values())
+    channels = next(iter(sums.values())).shape[1]
+    return [sums[t][:length] if t in sums else np.zeros((length, channels), np.float32) for t in targets]
+
+
 def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     length = min(len(a), len(b))
     return a[:length] + b[:length]
 
 
 class SegmentSampler:
-    """Draws reproducible batches of (mixture, target, accompaniment) segments at the model's rate."""
+    """Draws reproducible batches of (mixture, target, accompaniment) segments at the model's
+    rate, or, when `instrument` is a list of targets, of (mixture, one stem per target)."""
 
-    def __init__(self, dataset, songs: list[str], instrument: str, model_rate: int, segment_seconds: float, max_cached: int = 64):
+    def __init__(self, dataset, songs: list[str], instrument, model_rate: int, segment_seconds: float, max_cached: int = 64,
+                 rest: str | None = None, mix_songs: bool = False):
+        self.multi = not isinstance(instrument, str)
+        if self.multi:
+            instrument = [str(t) for t in instrument]
+            if not instrument:
+                raise ValueError("no training targets")
+            if rest is not None and rest not in instrument:
+                raise ValueError(f"rest target {rest!r} is not one of the targets {instrument}")
+        elif rest is not None or mix_songs:
+            raise ValueError("rest and mix_songs are options of the multi-target mode (a list of targets)")
         if not songs:
-            raise ValueError(f"no training song contains {instrument}")
+            raise ValueError(f"no training song contains {instrument}" if not self.multi else "no training songs")
         self.dataset, self.songs, self.instrument = dataset, list(songs), instrument
+        self.rest, self.mix_songs = rest, bool(mix_songs)
         self.model_rate, self.segment = model_rate, int(round(segment_seconds * model_rate))
         self.max_cached = max_cached
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         durations = np.array([max(float(getattr(dataset.songs[n].mixture, "duration", 1.0) or 1.0), 1e-3) for n in self.songs])
         self.song_weights = durations / durations.sum()
 
-    def stems(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+    def stems(self, name: str) -> tuple[np.ndarray, ...]:
+        """(target, accompaniment), or one stem per target, at the model's rate (cached)."""
         if name in self._cache:
             self._cache.move_to_end(name)
             return self._cache[name]
-        target, accompaniment = target_and_accompaniment(self.dataset, self.dataset.songs[name], self.instrument)
+        song = self.dataset.songs[name]
+        if self.multi:
+            parts = target_stems(self.dataset, song, self.instrument, self.rest)
+        else:
+            parts = target_and_accompaniment(self.dataset, song, self.instrument)
         rate = int(self.dataset.sample_rate)
-        stems = (resample(target, rate, self.model_rate, "polyphase"), resample(accompaniment, rate, self.model_rate, "polyphase"))
+        stems = tuple(resample(p, rate, self.model_rate, "polyphase") for p in parts)
         self._cache[name] = stems
         while len(self._cache) > self.max_cached:
             self._cache.popitem(last=False)
         return stems
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """mixture (b, ch, t) and references (b, 2, ch, t), each example scaled to unit mixture RMS."""
+        """mixture (b, ch, t) and references (b, 2, ch, t) (target, accompaniment), or (b, targets,
+        ch, t) in the multi-target mode, each example scaled to unit mixture RMS."""
+        if self.multi:
+            return self._multi_batch(rng, batch_size)
         mixes, refs = [], []
         for _ in range(batch_size):
             name = self.songs[rng.choice(len(self.songs), p=self.song_weights)]
@@ -115,6 +167,29 @@ class SegmentSampler:
             scale = np.float32(np.sqrt(np.mean(mix**2)) + 1e-5)
             mixes.append(mix.T / scale)
             refs.append(np.stack([t.T, a.T]) / scale)
+        return torch.from_numpy(np.ascontiguousarray(np.stack(mixes))), torch.from_numpy(np.ascontiguousarray(np.stack(refs)))
+
+
+    def _draw(self, rng: np.random.Generator) -> tuple[str, int]:
+        name = self.songs[rng.choice(len(self.songs), p=self.song_weights)]
+        length = len(self.stems(name)[0])
+        return name, int(rng.integers(0, max(1, length - self.segment + 1)))
+
+    def _multi_batch(self, rng: np.random.Generator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mixes, refs = [], []
+        for _ in range(batch_size):
+            shared = None if self.mix_songs else self._draw(rng)
+            parts = []
+            for k in range(len(self.instrument)):
+                name, start = shared or self._draw(rng)
+                x = _crop(self.stems(name)[k], start, self.segment) * np.float32(10 ** (rng.uniform(-6, 3) / 20))
+                if rng.random() < 0.5:
+                    x = x[:, ::-1]
+                parts.append(x)
+            mix = np.sum(parts, axis=0)
+            scale = np.float32(np.sqrt(np.mean(mix**2)) + 1e-5)
+            mixes.append(mix.T / scale)
+            refs.append(np.stack([p.T for p in parts]) / scale)
         return torch.from_numpy(np.ascontiguousarray(np.stack(mixes))), torch.from_numpy(np.ascontiguousarray(np.stack(refs)))
 
 

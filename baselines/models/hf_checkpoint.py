@@ -6,7 +6,7 @@ This is the layout of the official CAD2 task-2 checkpoints
 (``N, L, B, H, P, X, R, C, audio_channels, samplerate, norm_type, causal, mask_nonlinear``)
 and model.safetensors the state dict with the official parameter names, which our
 ``ConvTasNet`` shares. Directories we write add ``"architecture"`` to config.json so the
-other models (Wave-U-Net, ARUNet) load the same way; a config.json without it is read as the
+other models (Wave-U-Net, ARUNet, Open-Unmix) load the same way; a config.json without it is read as the
 official ConvTasNetStereo. Only safetensors are read: nothing here unpickles a file.
 """
 
@@ -22,6 +22,7 @@ from harness.files import atomic_write
 
 from baselines.models.arunet import ARUNet, ARUNetConfig
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.models.openunmix import OpenUnmix, OpenUnmixConfig
 from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 
 CONFIG_NAME = "config.json"
@@ -32,6 +33,7 @@ ARCHITECTURES = {
     "ConvTasNetStereo": (ConvTasNet, ConvTasNetConfig),  # the official class name
     "WaveUNet": (WaveUNet, WaveUNetConfig),
     "ARUNet": (ARUNet, ARUNetConfig),
+    "OpenUnmix": (OpenUnmix, OpenUnmixConfig),
 }
 
 
