@@ -55,7 +55,7 @@ from harness.registry import chain_kind
 from harness.scoring import haaqi_ears
 from harness.systems import VDBO
 from harness.task import SceneListenerTask, legacy_rng
-from submissions.package import AudioSubmission, package_audio
+from submissions.package import AudioSubmission
 from submissions.validate import ExpectedAudio
 
 STEMS = ("vocals", "drums", "bass", "other")
@@ -215,10 +215,9 @@ class Cad1Task2(AudioSubmission, SceneListenerTask):
             out.append(ExpectedAudio(self.output_name(it), int(self.cfg.remix_sample_rate), 2, sf.info(str(path)).duration))
         return out
 
-    def package(self, exp_dir: Path) -> Path:
+    def submission_name(self) -> str:
         """``submission_<team_id>.zip``, as upstream's ``test.py`` names it."""
-        exp_dir = Path(exp_dir)
-        return package_audio(self, exp_dir / "enhanced", exp_dir / f"submission_{self.cfg.submission.team_id}.zip")
+        return f"submission_{self.cfg.submission.team_id}.zip"
 
     def car_scene(self) -> CarScene:
         ev = self.cfg.evaluate
