@@ -173,9 +173,15 @@ class SceneListenerTask(Task):
             self._cache[key] = load()
         return self._cache[key]
 
+    compressor_fittings = True  # False: audiograms only (a NAL-R or fixed hearing aid needs no fitting)
+
     def listeners(self, split: str) -> dict:
-        return self.cached(("listeners", split), lambda: load_listeners(
-            self.meta(f"listeners.{split}.json"), self.meta(f"compressor_params.{split}.json")))
+        fittings = self.meta(f"compressor_params.{split}.json") if self.compressor_fittings else None
+        return self.cached(("listeners", split), lambda: load_listeners(self.meta(f"listeners.{split}.json"), fittings))
+
+    def metadata_json(self, name: str, what: str) -> dict:
+        """A JSON object of the metadata folder, read once (an InputError names a bad file)."""
+        return self.cached(("json", name), lambda: load_json(self.meta(name), what, expect=dict))
 
     def listener_audiogram(self, listener_id: str) -> dict[str, tuple[list[float], list[float]]]:
         """ear -> (frequencies in Hz, hearing levels in dB HL) of a listener of the scored split."""

@@ -48,7 +48,7 @@ from harness.audio import check_stems, read_audio, save_task_output
 from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.errors import InputError
 from harness.hearing_aid import NalR, apply_gains, match_loudness, remix
-from harness.metadata import check_gain_set, load_json, load_listeners, require
+from harness.metadata import check_gain_set, require
 from harness.scoring import haaqi_ears
 from harness.systems import VDBO
 from harness.task import SceneListenerTask, legacy_rng
@@ -64,6 +64,7 @@ class CadIcassp2024(AudioSubmission, SceneListenerTask):
     needs = VDBO
     score_columns = ["scene", "song", "listener", "left_score", "right_score", "score"]
     primary_metric = "score"
+    compressor_fittings = False  # audiograms only: NAL-R needs no compressor fitting
 
     # data -------------------------------------------------------------------------------------
     def make_demo(self, root: Path) -> None:
@@ -71,12 +72,6 @@ class CadIcassp2024(AudioSubmission, SceneListenerTask):
 
         make_demo(root, **dict(self.cfg.demo))
 
-    def listeners(self, split: str) -> dict:
-        """Audiograms only: NAL-R needs no compressor fitting."""
-        return self.cached(("listeners", split), lambda: load_listeners(self.meta(f"listeners.{split}.json")))
-
-    def _json(self, name: str, what: str) -> dict:
-        return self.cached(name, lambda: load_json(self.meta(name), what, expect=dict))
 
     def _segments(self, split: str) -> dict[str, tuple[float, float]]:
         """sample -> (start, end) s from ``at_mic_segments.<split>.json``; {} when there is none."""
@@ -84,7 +79,7 @@ class CadIcassp2024(AudioSubmission, SceneListenerTask):
         if not path.is_file():
             return {}
         out = {}
-        for name, entry in self._json(path.name, "segments").items():
+        for name, entry in self.metadata_json(path.name, "segments").items():
             where = f"{path} [{name}]"
             require(entry, ("start", "end"), where)
             start, end = entry["start"], entry["end"]
@@ -102,7 +97,7 @@ class CadIcassp2024(AudioSubmission, SceneListenerTask):
         path = self.meta(f"at_mic_music.{split}.json")
         segments = self._segments(split)
         samples = {}
-        for name, entry in self._json(path.name, "at-mic music").items():
+        for name, entry in self.metadata_json(path.name, "at-mic music").items():
             where = f"{path} [{name}]"
             require(entry, ("Path",), where)
             if not isinstance(entry["Path"], str) or not entry["Path"]:
@@ -125,8 +120,8 @@ class CadIcassp2024(AudioSubmission, SceneListenerTask):
     def work_items(self) -> list[WorkItem]:
         split = self.cfg.split
         scenes_file = self.meta(f"scenes.{split}.json")
-        scenes = self._json(scenes_file.name, "scenes")
-        gains = self._json("gains.json", "gains")
+        scenes = self.metadata_json(scenes_file.name, "scenes")
+        gains = self.metadata_json("gains.json", "gains")
         samples = self._samples(split)
         items = []
         for scene_id, lid in self.scene_listener_pairs(split, scenes, scenes_file):
@@ -145,8 +140,8 @@ class CadIcassp2024(AudioSubmission, SceneListenerTask):
     def _context(self, item: WorkItem):
         """(sample, listener, gains in dB per stem) of an item."""
         split = self.cfg.split
-        scene = self._json(f"scenes.{split}.json", "scenes")[item.fields["scene"]]
-        gains = check_gain_set(self._json("gains.json", "gains")[scene["gain"]], STEMS,
+        scene = self.metadata_json(f"scenes.{split}.json", "scenes")[item.fields["scene"]]
+        gains = check_gain_set(self.metadata_json("gains.json", "gains")[scene["gain"]], STEMS,
                                f"{self.meta('gains.json')} [{scene['gain']}]", f"scene {item.fields['scene']}")
         return self._samples(split)[item.fields["song"]], self.listeners(split)[item.fields["listener"]], gains
 

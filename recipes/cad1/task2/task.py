@@ -50,7 +50,7 @@ from harness.car_scene import CarScene
 from harness.data import Listener, MusicDataset, Song, Track, WorkItem
 from harness.errors import InputError
 from harness.hearing_aid import loudness, normalise_loudness, remix
-from harness.metadata import load_json, load_listeners, require
+from harness.metadata import require
 from harness.registry import chain_kind
 from harness.scoring import haaqi_ears
 from harness.systems import VDBO
@@ -110,6 +110,7 @@ class Cad1Task2(AudioSubmission, SceneListenerTask):
     needs = VDBO
     score_columns = ["scene", "song", "genre", "listener", "score", "haaqi_left", "haaqi_right", "snr", "snr_band"]
     primary_metric = "score"
+    compressor_fittings = False  # audiograms only: the fixed hearing aid needs no fitting
     breakdown = "genre"
 
     # data -------------------------------------------------------------------------------------
@@ -118,15 +119,9 @@ class Cad1Task2(AudioSubmission, SceneListenerTask):
 
         make_demo(root, **dict(self.cfg.demo))
 
-    def listeners(self, split: str) -> dict:
-        """Audiograms only: the fixed hearing aid needs no fitting."""
-        return self.cached(("listeners", split), lambda: load_listeners(self.meta(f"listeners.{split}.json")))
-
-    def _json(self, name: str, what: str) -> dict:
-        return self.cached(name, lambda: load_json(self.meta(name), what, expect=dict))
 
     def _scenes(self) -> dict:
-        return self._json("scenes.json", "scenes")
+        return self.metadata_json("scenes.json", "scenes")
 
     def _split_scenes(self, split: str) -> dict:
         out = {}
@@ -138,7 +133,7 @@ class Cad1Task2(AudioSubmission, SceneListenerTask):
 
     def _responses(self, split: str, scene_id: str, scene: dict) -> dict:
         """The scene's entry of ``eBrird_BRIR.json`` (keyed by the head rotation)."""
-        index = self._json("eBrird_BRIR.json", "responses")
+        index = self.metadata_json("eBrird_BRIR.json", "responses")
         where = f"{self.meta('scenes.json')} [{scene_id}]"
         hr = scene["hr"]
         keys = [str(hr)] + ([str(int(hr))] if isinstance(hr, float) and float(hr).is_integer() else [])
