@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evaluators.paired import paired
 from evaluators.prediction import METRIC_FUNCTIONS, bootstrap_ci, compute_scores
 
 CORRELATIONS = ("NCC", "KT", "SCC")
@@ -25,9 +26,12 @@ def _metric(name: str, p: np.ndarray, y: np.ndarray) -> float:
 
 
 def system_row(system: str, table: pd.DataFrame, metrics: Sequence[str], n_boot: int,
-               group: str | None = None, group_metrics: Sequence[str] = ("RMSE", "NCC")) -> dict:
+               group: str | None = None, group_metrics: Sequence[str] = ("RMSE", "NCC"),
+               constant: float | None = None) -> dict:
     """``{"system", "n", <metric>, <metric>_lo, <metric>_hi, ..., "<group>=<value> <metric>"}``
-    for one system's scored rows (rows without a label are left out)."""
+    for one system's scored rows (rows without a label are left out); with ``constant``, also
+    ``dMSE_constant``, ``dMSE_constant_lo``, ``_hi`` and ``_p``: the paired comparison of the
+    per-item squared errors with those of predicting ``constant`` for every item."""
     table = table[pd.to_numeric(table["correctness"], errors="coerce").notna()]
     p, y = table["prediction"].to_numpy(float), table["correctness"].to_numpy(float)
     row = {"system": system, "n": len(p)}
@@ -36,6 +40,10 @@ def system_row(system: str, table: pd.DataFrame, metrics: Sequence[str], n_boot:
     row.update({m: _metric(m, p, y) for m in metrics})
     for m, (lo, hi) in bootstrap_ci(p, y, tuple(metrics), n_boot=n_boot).items():
         row[f"{m}_lo"], row[f"{m}_hi"] = lo, hi
+    if constant is not None:
+        versus = paired((p - y) ** 2, (float(constant) - y) ** 2, n_boot=n_boot)
+        row.update(dMSE_constant=versus.mean, dMSE_constant_lo=versus.lo, dMSE_constant_hi=versus.hi,
+                   dMSE_constant_p=versus.p)
     if group is not None and group in table:
         for value, part in table.groupby(group, sort=True):
             pp, yy = part["prediction"].to_numpy(float), part["correctness"].to_numpy(float)
@@ -67,11 +75,14 @@ def ranked(rows: list[dict], primary: str = "RMSE") -> pd.DataFrame:
 
 
 def markdown(board: pd.DataFrame, metrics: Sequence[str], baseline: str, group_columns: Sequence[str] = ()) -> str:
-    """A markdown table: each metric with its interval, the group columns, and the difference
-    of RMSE and Pearson from ``baseline``."""
+    """A markdown table: each metric with its interval, the group columns, the paired
+    comparison with the constant where the board has it (``system_row(constant=)``), and the
+    difference of RMSE and Pearson from ``baseline``."""
     base = board[board["system"] == baseline]
     ref = base.iloc[0] if len(base) else None
-    head = ["rank", "system", "n", *(f"{NAMES.get(m, m)} (95% CI)" for m in metrics), *group_columns, f"vs {baseline}"]
+    versus_constant = "dMSE_constant" in board
+    head = ["rank", "system", "n", *(f"{NAMES.get(m, m)} (95% CI)" for m in metrics), *group_columns,
+            *(["MSE - constant's (95% CI), p"] if versus_constant else []), f"vs {baseline}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def cell(r, k):
@@ -93,7 +104,12 @@ def markdown(board: pd.DataFrame, metrics: Sequence[str], baseline: str, group_c
                     d = r[m] - ref[m]
                     parts.append(f"{word} {'higher' if d > 0 else 'lower'} ({d:+.3f})")
             versus = ", ".join(parts) or "n/a"
+        extra = []
+        if versus_constant:
+            d = r.get("dMSE_constant", np.nan)
+            extra = ["n/a" if d is None or np.isnan(d) else
+                     f"{d:+.1f} [{r['dMSE_constant_lo']:+.1f}, {r['dMSE_constant_hi']:+.1f}], p {r['dMSE_constant_p']:.2g}"]
         cells = [str(r["rank"]), str(r["system"]), str(int(r["n"])), *(cell(r, m) for m in metrics),
-                 *(cell(r, g) for g in group_columns), versus]
+                 *(cell(r, g) for g in group_columns), *extra, versus]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

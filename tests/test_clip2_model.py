@@ -14,6 +14,7 @@ import torch
 from baselines.clip2_model import (
     IntelligibilityHead,
     TrainSettings,
+    fit_standardiser,
     better_ear_loss,
     load_checkpoint,
     predict,
@@ -122,6 +123,53 @@ def test_options_are_checked():
     assert Clip2BetterEar({"stage2": {"lr": 1e-4}}).stage2.lr == 1e-4
     assert Clip2Mono(None).stage1 == TrainSettings()
     for bad, match in (({"whisper_encoder": {"modle": "x"}}, "modle"), ({"stage1": {"epoch": 3}}, "epoch"),
-                       ({"stage2": {}}, "stage2"), ({"train_ratio": 1.0}, "train_ratio")):
+                       ({"stage2": {}}, "stage2"), ({"train_ratio": 1.0}, "train_ratio"),
+                       ({"standardise": "yes"}, "standardise")):
         with pytest.raises(HarnessError, match=match):
             Clip2Mono(bad)
+
+
+def test_standardiser_is_fitted_kept_in_the_checkpoint_and_off_is_upstreams_head(tmp_path):
+    x = 3.0 + 0.1 * _data(50)[0]  # a common offset much larger than the spread, as pooled embeddings
+    head = init_model(lambda: IntelligibilityHead(16, 32, 0.1, standardise=True), 2)
+    fit_standardiser(head, x)
+    z = (x - head.input_mean) / head.input_std
+    assert torch.allclose(z.mean(0), torch.zeros(16), atol=1e-5) and torch.allclose(z.std(0, unbiased=False),
+                                                                                     torch.ones(16), atol=1e-4)
+    ears = torch.stack([x, x + 1.0], dim=1)  # [N, 2, d]: both ears pooled
+    fit_standardiser(head, ears)
+    assert torch.allclose(head.input_mean, x.mean(0) + 0.5, atol=1e-5)
+    path = tmp_path / "head.safetensors"
+    save_checkpoint(path, head, {})
+    loaded, _ = load_checkpoint(path)
+    assert loaded.standardise and torch.equal(loaded.input_mean, head.input_mean)
+    assert torch.equal(predict(loaded, x), predict(head, x))
+    # standardise=False: upstream's parameters only, and the same function as a standardised head at mean 0, std 1
+    plain_head = init_model(lambda: IntelligibilityHead(16, 32, 0.1), 2)
+    assert set(plain_head.state_dict()) == set(head.state_dict()) - {"input_mean", "input_std"}
+    unit = init_model(lambda: IntelligibilityHead(16, 32, 0.1, standardise=True), 2)
+    assert torch.equal(predict(unit, x), predict(plain_head, x))
+    with pytest.raises(ValueError, match="standardise=False"):
+        fit_standardiser(plain_head, x)
+    with pytest.raises(ValueError, match=r"\[N >= 2, 16\]"):
+        fit_standardiser(head, x[:1])
+
+
+def test_standardised_inputs_let_the_head_leave_the_constant():
+    # targets depend on a small variation around a large common offset: the raw head stays near a
+    # constant (its error near the targets' variance, 0.085), the standardised one fits the variation
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(16, generator=g)
+    x = base + 0.05 * torch.randn(120, 16, generator=g)
+    y = torch.sigmoid(40 * (x[:, 0] - base[0]))
+    settings = TrainSettings(epochs=30, batch_size=16, patience=30, lr=1e-3)
+    errors = {}
+    for standardise in (False, True):
+        head = init_model(lambda: IntelligibilityHead(16, 32, 0.1, standardise=standardise), 1)
+        if standardise:
+            fit_standardiser(head, x[:100])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(1)
+            train_head(head, (x[:100], y[:100]), (x[100:], y[100:]), settings, 1)
+        errors[standardise] = float(((predict(head, x[100:]) - y[100:]) ** 2).mean())
+    assert errors[False] > 0.07 and errors[True] < 0.25 * errors[False]

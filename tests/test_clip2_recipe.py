@@ -40,7 +40,7 @@ def test_end_to_end_both_baselines_and_the_submission(demo, tmp_path, capsys):
     assert main(["clip2", "--system", "clip2_better_ear,clip2_mono,stoi", *common]) == 0
     board = capsys.readouterr().out
     for row in ("| clip2_better_ear |", "| clip2_mono |", "| stoi |", "constant (train mean)", "| baseline |",
-                "Mild RMSE", "Spearman (95% CI)", "MAE (95% CI)"):
+                "Mild RMSE", "Spearman (95% CI)", "MAE (95% CI)", "MSE - constant's (95% CI), p"):
         assert row in board
     csv = exp / "clip2/clip2_mono/CLIP2_valid_T042.csv"
     lines = csv.read_text().splitlines()

@@ -177,7 +177,7 @@ class Clip2Task(PredictionsSubmission, Task):
 
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         exp_task_dir, n_boot = Path(exp_task_dir), int(self.cfg.evaluate.n_boot)
-        rows, unlabelled, labels = [], [], None
+        rows, unlabelled, labels, train_mean = [], [], None, None
         for scores in sorted(exp_task_dir.glob("*/scores.csv")):
             table = pd.read_csv(scores, dtype={"signal": str})
             if table.empty:
@@ -185,10 +185,12 @@ class Clip2Task(PredictionsSubmission, Task):
             if table["correctness"].isna().all():
                 unlabelled.append(scores.parent.name)
                 continue
-            rows.append(board.system_row(scores.parent.name, table, METRICS, n_boot, group="hearing_loss"))
+            if train_mean is None:
+                train_mean = float(np.mean([100.0 * r["correctness"] for r in self.records(str(self.cfg.fit_split))]))
+            rows.append(board.system_row(scores.parent.name, table, METRICS, n_boot, group="hearing_loss",
+                                         constant=train_mean))
             labels = table["correctness"].dropna().to_numpy(float)
         if rows:
-            train_mean = float(np.mean([100.0 * r["correctness"] for r in self.records(str(self.cfg.fit_split))]))
             rows.append(board.constant_row(f"constant ({self.cfg.fit_split} mean)", train_mean, labels, n_boot))
         table = board.ranked(rows)
         title = self.cfg.get("title", self.task_id)
@@ -199,7 +201,9 @@ class Clip2Task(PredictionsSubmission, Task):
             groups = [c for c in table.columns if c.endswith((" RMSE", " NCC")) and not c.startswith("constant")]
             text += board.markdown(table, METRICS, str(self.cfg.evaluate.baseline), groups)
             text += ("\nScores in percent of words correct; RMSE ranks. Per-severity columns: RMSE and Pearson (NCC) "
-                     "within each hearing_loss group.\n")
+                     "within each hearing_loss group. \"MSE - constant's\": the mean over items of the system's squared "
+                     f"error minus that of predicting the {self.cfg.fit_split} mean for every item (paired bootstrap "
+                     "95% interval, Wilcoxon p); negative is better than the constant.\n")
         if unlabelled:
             text += f"\nNo labels on {self.cfg.split}: predictions only for {', '.join(unlabelled)}.\n"
         exp_task_dir.mkdir(parents=True, exist_ok=True)
