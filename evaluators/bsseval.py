@@ -59,22 +59,38 @@ FILTERS_LEN = 512
 __all__ = ["bss_eval", "MAX_SOURCES", "FILTERS_LEN", "frame_slices"]
 
 
-def _any_source_silent(sources: np.ndarray) -> bool:
-    """museval's test: some source whose channel sum is zero at every sample."""
-    return bool(np.any(np.all(np.sum(sources, axis=tuple(range(2, sources.ndim))) == 0, axis=1)))
+def _channel_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=2)`` for ``(sources, samples, channels)``, added channel by channel (faster)."""
+    if x.ndim != 3 or x.shape[2] < 2:
+        return x.sum(axis=2)
+    out = x[:, :, 0].copy()
+    for ch in range(1, x.shape[2]):
+        out += x[:, :, ch]
+    return out
 
 
-def _validate(references: np.ndarray, estimates: np.ndarray) -> None:
+def _validate(references: np.ndarray, estimates: np.ndarray, ref_sum: np.ndarray, est_sum: np.ndarray) -> None:
+    """museval's ``validate``; ``*_sum`` are the channel sums, (sources, samples)."""
     if references.shape != estimates.shape:
         raise ValueError(f"the shapes of estimates {estimates.shape} and references {references.shape} differ")
     if references.ndim > 3:
         raise ValueError(f"too many dimensions ({references.ndim}); expected (sources, samples, channels)")
-    if references.size and _any_source_silent(references):
+    if references.size and np.any(~ref_sum.any(axis=1)):
         raise ValueError("a reference source is all zeros, which makes the evaluation ambiguous")
-    if estimates.size and _any_source_silent(estimates):
+    if estimates.size and np.any(~est_sum.any(axis=1)):
         raise ValueError("an estimated source is all zeros, which makes the projection underdetermined")
     if references.shape[0] > MAX_SOURCES:
         raise ValueError(f"{references.shape[0]} sources, more than MAX_SOURCES={MAX_SOURCES}")
+
+
+def _live_frames(ref_sum: np.ndarray, est_sum: np.ndarray, frames: list[slice]) -> np.ndarray:
+    """Frames in which no reference and no estimate is silent (channel sum zero over the frame)."""
+    nonzero = np.concatenate([ref_sum != 0, est_sum != 0])
+    counts = np.zeros((nonzero.shape[0], nonzero.shape[1] + 1), dtype=np.int64)
+    np.cumsum(nonzero, axis=1, out=counts[:, 1:])
+    start = np.array([w.start for w in frames])
+    stop = np.array([w.stop for w in frames])
+    return np.all(counts[:, stop] - counts[:, start] > 0, axis=0)
 
 
 def frame_slices(window: float, hop: float, length: int) -> list[slice]:
@@ -93,29 +109,28 @@ def frame_slices(window: float, hop: float, length: int) -> list[slice]:
 
 
 def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 4096,
-                      chunk: int = 64) -> np.ndarray:
+                      chunk: int = 32) -> np.ndarray:
     """``R[p, q, k] = sum_n x[p, n] * y[q, n + k]`` for ``k`` in ``[0, lags)``; x (P, n), y (Q, n).
 
     Blocks of ``B = block_fft - lags + 1`` samples of ``x`` against ``B + lags - 1`` samples of
-    ``y``, summed over blocks in the frequency domain, then one inverse FFT per pair.
+    ``y`` (strided views, no copies), summed over blocks in the frequency domain (one batched
+    matrix product per chunk of blocks), then one inverse FFT per pair.
     """
     n = x.shape[1]
     nfft = max(block_fft, int(2 ** np.ceil(np.log2(2 * lags))))
     size = nfft - lags + 1
     nblocks = -(-n // size)
-    total = nblocks * size + lags - 1
     xp = np.zeros((x.shape[0], nblocks * size))
     xp[:, :n] = x
-    yp = np.zeros((y.shape[0], total))
+    yp = np.zeros((y.shape[0], nblocks * size + lags - 1))
     yp[:, :n] = y
+    xblocks = xp.reshape(x.shape[0], nblocks, size)
+    yblocks = np.lib.stride_tricks.sliding_window_view(yp, size + lags - 1, axis=-1)[:, ::size]
     acc = np.zeros((nfft // 2 + 1, x.shape[0], y.shape[0]), dtype=complex)
     for b0 in range(0, nblocks, chunk):
         b1 = min(nblocks, b0 + chunk)
-        xb = xp[:, b0 * size:b1 * size].reshape(x.shape[0], b1 - b0, size)
-        starts = np.arange(b0, b1) * size
-        yb = yp[:, starts[:, None] + np.arange(size + lags - 1)]  # (Q, blocks, size + lags - 1)
-        xf = scipy.fft.rfft(xb, n=nfft, axis=-1)  # (P, blocks, F)
-        yf = scipy.fft.rfft(yb, n=nfft, axis=-1)
+        xf = scipy.fft.rfft(xblocks[:, b0:b1], n=nfft, axis=-1)  # (P, blocks, F)
+        yf = scipy.fft.rfft(yblocks[:, b0:b1], n=nfft, axis=-1)  # (Q, blocks, F)
         xt = np.ascontiguousarray(xf.transpose(2, 0, 1))  # (F, P, blocks)
         np.conjugate(xt, out=xt)
         acc += np.matmul(xt, np.ascontiguousarray(yf.transpose(2, 1, 0)))  # (F, P, Q)
@@ -195,56 +210,47 @@ def _toeplitz_matvec(m_blocks: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _solve_toeplitz(m_blocks: np.ndarray, y: np.ndarray, dense) -> np.ndarray:
     """Solve ``(T + eps I) x = y`` as museval's ``numpy.linalg.solve`` does, fast.
 
-    Block Levinson with one step of iterative refinement; if the refined residual is not at
-    the level of a backward-stable dense solve, the dense system (``dense()`` builds it) is
-    solved by :func:`_solve` instead.
+    Block Levinson, refined once only if its residual is not at the level of a backward-stable
+    dense solve; if it still is not, the dense system (``dense()`` builds it) is solved by
+    :func:`_solve` instead.
     """
     eps = np.finfo(float).eps
     mb = m_blocks.copy()
     mb[:, 0] += eps * np.eye(mb.shape[-1])
+    scale_t = np.abs(mb).max()
     with np.errstate(all="ignore"):
         x = _block_levinson(mb, y)
-        res = y - _toeplitz_matvec(mb, x)
-        x = x + _block_levinson(mb, res)
-        res = y - _toeplitz_matvec(mb, x)
-        scale = np.abs(mb).max() * np.abs(x).sum(axis=(1, 2), keepdims=True).max() + np.abs(y).max()
-        ok = np.all(np.isfinite(x)) and np.abs(res).max() <= 1e-13 * scale
-    if ok:
-        return x
+        for refine in (False, True):
+            res = y - _toeplitz_matvec(mb, x)
+            scale = scale_t * np.abs(x).sum(axis=(1, 2), keepdims=True).max() + np.abs(y).max()
+            if np.all(np.isfinite(x)) and np.abs(res).max() <= 1e-13 * scale:
+                return x
+            if not refine:
+                x = x + _block_levinson(mb, res)
     return np.stack([_solve(g, yy.transpose(1, 0, 2).reshape(-1, yy.shape[-1]))
                      .reshape(yy.shape[1], yy.shape[0], yy.shape[2]).transpose(1, 0, 2)
                      for g, yy in zip(dense(), y)])
 
 
 def _solve(g: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Solve ``(G + eps I) C = D`` as museval does (Cholesky first; LU; lstsq on ``G``)."""
+    """Solve ``(G + eps I) C = D`` as museval does: LU (``numpy.linalg.solve``), else lstsq on ``G``."""
     eps = np.finfo(float).eps
-    a = g.copy()
-    a.flat[::a.shape[0] + 1] += eps
-    try:
-        factor = scipy.linalg.cho_factor(a, lower=False, overwrite_a=True, check_finite=False)
-        out = scipy.linalg.cho_solve(factor, d, check_finite=False)
-        if np.all(np.isfinite(out)):
-            return out
-    except np.linalg.LinAlgError:
-        pass
     try:
         return np.linalg.solve(g + eps * np.eye(g.shape[0]), d)
     except np.linalg.LinAlgError:
         return np.linalg.lstsq(g, d, rcond=None)[0]
 
 
-def _distortion_filters(references: np.ndarray, estimates: np.ndarray, lags: int):
+def _distortion_filters(ref: np.ndarray, est: np.ndarray, nsrc: int, lags: int):
     """museval's C (each estimate on all references) and Cj (each estimate on its reference).
 
-    Returns ``c`` (sources_est, sources, channels_in, lags, channels_out) and ``cj``
+    ``ref``, ``est``: ``(sources * channels, samples)``, source-major. Returns ``c``
+    (sources_est, sources, channels_in, lags, channels_out) and ``cj``
     (sources, channels_in, lags, channels_out).
     """
-    nsrc, _, nchan = references.shape
-    ref = np.ascontiguousarray(references.transpose(0, 2, 1)).reshape(nsrc * nchan, -1)
-    est = np.ascontiguousarray(estimates.transpose(0, 2, 1)).reshape(nsrc * nchan, -1)
+    nref = ref.shape[0]
+    nchan = nref // nsrc
     corr = _lag_correlations(ref, np.concatenate([ref, est]), lags)
-    nref = nsrc * nchan
     rr = corr[:, :nref]
     blocks = rr.transpose(2, 1, 0)  # M_k[p, q] = R[q, p, k]: G in (lag, channel) order
     rhs = corr[:, nref:].transpose(2, 0, 1)  # D[m, (s, cj), (j, c)] = sum_n ref_{s,cj}[n - m] est_{j,c}[n]
@@ -262,50 +268,73 @@ def _safe_db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den == 0, np.inf, 10 * np.log10(num / np.where(den == 0, 1.0, den)))
 
 
-def _frame_energies(references, estimates, c, cj, starts, length, lags, chunk):
+def _frames_view(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """``x[..., starts[i]:starts[i] + length]`` stacked on a new axis -2; a view when ``starts`` is evenly spaced."""
+    win = np.lib.stride_tricks.sliding_window_view(x, length, axis=-1)
+    step = np.diff(starts)
+    if starts.size > 1 and np.all(step == step[0]) and step[0] > 0:
+        return win[..., starts[0]:starts[-1] + 1:step[0], :]
+    return win[..., starts, :]
+
+
+def _filter_spectra(c: np.ndarray, cj: np.ndarray, nfft: int) -> np.ndarray:
+    """``H (F, 2 sources channels, sources channels)``: rows ``(j, c)`` give ``P_all`` of estimate
+    ``j``, output channel ``c`` (filters ``c``), then rows ``(j, c)`` of ``P_j`` (block diagonal,
+    filters ``cj``); columns are the reference channels ``(k, ci)``."""
+    nsrc, _, nchan, _, _ = c.shape
+    m = nsrc * nchan
+    taps = np.zeros((2, m, m, c.shape[3]))
+    taps[0] = c.transpose(0, 4, 1, 2, 3).reshape(m, m, -1)  # [(j, c), (k, ci), lag]
+    for j in range(nsrc):
+        sl = slice(j * nchan, (j + 1) * nchan)
+        taps[1, sl, sl] = cj[j].transpose(2, 0, 1)  # [c, ci, lag]
+    spec = scipy.fft.rfft(taps.reshape(2 * m, m, -1), n=nfft, axis=-1)
+    return np.ascontiguousarray(spec.transpose(2, 0, 1))
+
+
+def _frame_energies(ref_sig, est_sig, h, starts, length, nfft, nsrc, chunk):
     """The energies museval's ``_bss_crit`` takes, (7, sources, frames), frames all ``length`` long.
 
+    ``ref_sig``, ``est_sig``: ``(sources * channels, samples)``; ``h`` from :func:`_filter_spectra`.
     In order: ``|s|^2``, ``|e - s|^2``, ``|P_j - s|^2``, ``|P_j|^2``, ``|P_all - P_j|^2``,
     ``|P_all|^2``, ``|e - P_all|^2``, with ``s`` the reference, ``e`` the estimate, ``P_j`` its
     projection on the delayed reference and ``P_all`` on all delayed references (each over the
-    frame's ``length + lags - 1`` samples of linear convolution).
+    frame's ``length + lags - 1`` samples of linear convolution, by Parseval on ``nfft`` points).
     """
-    nsrc, _, nchan = references.shape
-    nfft = scipy.fft.next_fast_len(length + lags - 1, real=True)
+    m = ref_sig.shape[0]
     weight = np.full(nfft // 2 + 1, 2.0)
     weight[0] = 1.0
     if nfft % 2 == 0:
         weight[-1] = 1.0
-    weight /= nfft
-    # filter spectra: hc[j, c, k, ci, f] (estimate j, output channel c, reference k, input ci)
-    hc = scipy.fft.rfft(c.transpose(0, 4, 1, 2, 3), n=nfft, axis=-1)
-    hj = scipy.fft.rfft(cj.transpose(0, 3, 1, 2), n=nfft, axis=-1)  # [j, c, ci, f]
-    out = np.empty((7, nsrc, len(starts)))  # energies, (source, frame)
-    ref_t = references.transpose(0, 2, 1)
-    est_t = estimates.transpose(0, 2, 1)
+    root_w = np.sqrt(weight / nfft)[:, None, None]
+    out = np.empty((7, nsrc, len(starts)))
+
+    def energy(z):  # (F, m, T) complex -> (sources, T)
+        zr = z.view(float).reshape(z.shape[0], -1)
+        e = np.einsum("fi,fi->i", zr, zr).reshape(m, -1, 2).sum(axis=-1)
+        return e.reshape(nsrc, -1, e.shape[-1]).sum(axis=1)
+
     for f0 in range(0, len(starts), chunk):
-        idx = np.asarray(starts[f0:f0 + chunk])[:, None] + np.arange(length)
-        rw = ref_t[:, :, idx]  # (src, ch, frames, length)
-        ew = est_t[:, :, idx]
-        s_energy = np.einsum("scft,scft->sf", rw, rw)
+        st = np.asarray(starts[f0:f0 + chunk])
+        rw = _frames_view(ref_sig, st, length)  # (m, T, length)
+        ew = _frames_view(est_sig, st, length)
+        sl = slice(f0, f0 + len(st))
+        s_en = np.einsum("mtl,mtl->mt", rw, rw)
         err = ew - rw
-        sdr_den = np.einsum("scft,scft->sf", err, err)
-        xf = scipy.fft.rfft(rw, n=nfft, axis=-1).transpose(2, 0, 1, 3)  # (frames, src, ch, F)
-        ef = scipy.fft.rfft(ew, n=nfft, axis=-1).transpose(2, 0, 1, 3)
-        p_all = np.zeros((xf.shape[0], nsrc, nchan, xf.shape[-1]), dtype=complex)
-        for k in range(nsrc):
-            for ci in range(nchan):
-                p_all += hc[None, :, :, k, ci] * xf[:, None, None, k, ci]
-        p_j = np.einsum("jcif,tjif->tjcf", hj, xf)
-
-        def energy(z):
-            return np.einsum("tjcf,f->jt", z.real ** 2 + z.imag ** 2, weight)
-
-        sl = slice(f0, f0 + chunk)
-        out[0, :, sl], out[1, :, sl] = s_energy, sdr_den
-        out[2, :, sl], out[3, :, sl] = energy(p_j - xf), energy(p_j)
-        out[4, :, sl], out[5, :, sl] = energy(p_all - p_j), energy(p_all)
-        out[6, :, sl] = energy(ef - p_all)
+        out[0, :, sl] = s_en.reshape(nsrc, -1, len(st)).sum(axis=1)
+        out[1, :, sl] = np.einsum("mtl,mtl->mt", err, err).reshape(nsrc, -1, len(st)).sum(axis=1)
+        xf = np.ascontiguousarray(scipy.fft.rfft(rw, n=nfft, axis=-1).transpose(2, 0, 1))  # (F, m, T)
+        xf *= root_w
+        proj = np.matmul(h, xf)  # (F, 2m, T)
+        p_all, p_j = proj[:, :m], proj[:, m:]
+        out[3, :, sl], out[5, :, sl] = energy(p_j), energy(p_all)
+        out[2, :, sl] = energy(p_j - xf)
+        out[4, :, sl] = energy(p_all - p_j)
+        del xf
+        ef = np.ascontiguousarray(scipy.fft.rfft(ew, n=nfft, axis=-1).transpose(2, 0, 1))
+        ef *= root_w
+        ef -= p_all
+        out[6, :, sl] = energy(ef)
     return out
 
 
@@ -328,25 +357,27 @@ def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_l
     """
     estimates = np.atleast_3d(np.asarray(estimates, dtype=float))
     references = np.atleast_3d(np.asarray(references, dtype=float))
-    _validate(references, estimates)
+    ref_sum, est_sum = _channel_sum(references), _channel_sum(estimates)
+    _validate(references, estimates, ref_sum, est_sum)
     if references.size == 0:
         return tuple(np.array([]) for _ in range(4))
-    nsrc, nsampl, _ = estimates.shape
+    nsrc, nsampl, nchan = estimates.shape
     frames = frame_slices(window, hop, nsampl)
-    c, cj = _distortion_filters(references, estimates, filters_len)
+    ref = np.ascontiguousarray(references.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
+    est = np.ascontiguousarray(estimates.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
+    c, cj = _distortion_filters(ref, est, nsrc, filters_len)
 
     result = np.full((4, nsrc, len(frames)), np.nan)
-    chsum_ref = references.sum(axis=2) != 0
-    chsum_est = estimates.sum(axis=2) != 0
-    live = np.array([chsum_ref[:, w].any(axis=1).all() and chsum_est[:, w].any(axis=1).all() for w in frames])
+    live = _live_frames(ref_sum, est_sum, frames)
     by_length: dict[int, list[int]] = {}
     for t, w in enumerate(frames):
         if live[t]:
             by_length.setdefault(w.stop - w.start, []).append(t)
     for length, ts in by_length.items():
-        starts = [frames[t].start for t in ts]
+        starts = np.array([frames[t].start for t in ts])
+        nfft = scipy.fft.next_fast_len(length + filters_len - 1, real=True)
         s_energy, sdr_den, isr_den, p_j, interf, p_all, sar_den = _frame_energies(
-            references, estimates, c, cj, starts, length, filters_len, frame_chunk)
+            ref, est, _filter_spectra(c, cj, nfft), starts, length, nfft, nsrc, frame_chunk)
         result[0][:, ts] = _safe_db(s_energy, sdr_den)
         result[1][:, ts] = _safe_db(s_energy, isr_den)
         result[2][:, ts] = _safe_db(p_j, interf)
