@@ -85,12 +85,8 @@ def _validate(references: np.ndarray, estimates: np.ndarray, ref_sum: np.ndarray
 
 def _live_frames(ref_sum: np.ndarray, est_sum: np.ndarray, frames: list[slice]) -> np.ndarray:
     """Frames in which no reference and no estimate is silent (channel sum zero over the frame)."""
-    nonzero = np.concatenate([ref_sum != 0, est_sum != 0])
-    counts = np.zeros((nonzero.shape[0], nonzero.shape[1] + 1), dtype=np.int64)
-    np.cumsum(nonzero, axis=1, out=counts[:, 1:])
-    start = np.array([w.start for w in frames])
-    stop = np.array([w.stop for w in frames])
-    return np.all(counts[:, stop] - counts[:, start] > 0, axis=0)
+    return np.array([bool(np.all(np.any(ref_sum[:, w] != 0, axis=1)) and np.all(np.any(est_sum[:, w] != 0, axis=1)))
+                     for w in frames], dtype=bool)
 
 
 def frame_slices(window: float, hop: float, length: int) -> list[slice]:
@@ -113,27 +109,33 @@ def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 
     """``R[p, q, k] = sum_n x[p, n] * y[q, n + k]`` for ``k`` in ``[0, lags)``; x (P, n), y (Q, n).
 
     Blocks of ``B = block_fft - lags + 1`` samples of ``x`` against ``B + lags - 1`` samples of
-    ``y`` (strided views, no copies), summed over blocks in the frequency domain (one batched
-    matrix product per chunk of blocks), then one inverse FFT per pair.
+    ``y`` (strided views of the inputs; only the last blocks are copied, zero-padded), summed
+    over blocks in the frequency domain (one batched matrix product per chunk of blocks), then
+    one inverse FFT per pair.
     """
     n = x.shape[1]
     nfft = max(block_fft, int(2 ** np.ceil(np.log2(2 * lags))))
     size = nfft - lags + 1
     nblocks = -(-n // size)
-    xp = np.zeros((x.shape[0], nblocks * size))
-    xp[:, :n] = x
-    yp = np.zeros((y.shape[0], nblocks * size + lags - 1))
-    yp[:, :n] = y
-    xblocks = xp.reshape(x.shape[0], nblocks, size)
-    yblocks = np.lib.stride_tricks.sliding_window_view(yp, size + lags - 1, axis=-1)[:, ::size]
+    inside = min(nblocks, max(0, (n - lags + 1) // size))  # blocks whose y-span ends inside the signal
+    tail = nblocks - inside
+    xt = np.zeros((x.shape[0], tail * size))
+    xt[:, :n - inside * size] = x[:, inside * size:]
+    yt = np.zeros((y.shape[0], tail * size + lags - 1))
+    yt[:, :n - inside * size] = y[:, inside * size:]
+    parts = [(x[:, :inside * size].reshape(x.shape[0], inside, size), y[:, :inside * size + lags - 1]),
+             (xt.reshape(x.shape[0], tail, size), yt)]
     acc = np.zeros((nfft // 2 + 1, x.shape[0], y.shape[0]), dtype=complex)
-    for b0 in range(0, nblocks, chunk):
-        b1 = min(nblocks, b0 + chunk)
-        xf = scipy.fft.rfft(xblocks[:, b0:b1], n=nfft, axis=-1)  # (P, blocks, F)
-        yf = scipy.fft.rfft(yblocks[:, b0:b1], n=nfft, axis=-1)  # (Q, blocks, F)
-        xt = np.ascontiguousarray(xf.transpose(2, 0, 1))  # (F, P, blocks)
-        np.conjugate(xt, out=xt)
-        acc += np.matmul(xt, np.ascontiguousarray(yf.transpose(2, 1, 0)))  # (F, P, Q)
+    for xblocks, ysig in parts:
+        if xblocks.shape[1] == 0:
+            continue
+        yblocks = np.lib.stride_tricks.sliding_window_view(ysig, size + lags - 1, axis=-1)[:, ::size]
+        for b0 in range(0, xblocks.shape[1], chunk):
+            xf = scipy.fft.rfft(xblocks[:, b0:b0 + chunk], n=nfft, axis=-1)  # (P, blocks, F)
+            yf = scipy.fft.rfft(yblocks[:, b0:b0 + chunk], n=nfft, axis=-1)  # (Q, blocks, F)
+            xc = np.ascontiguousarray(xf.transpose(2, 0, 1))  # (F, P, blocks)
+            np.conjugate(xc, out=xc)
+            acc += np.matmul(xc, np.ascontiguousarray(yf.transpose(2, 1, 0)))  # (F, P, Q)
     return scipy.fft.irfft(acc, n=nfft, axis=0)[:lags].transpose(1, 2, 0)
 
 
@@ -355,20 +357,39 @@ def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_l
         (``museval.metrics.bss_eval`` with ``compute_permutation=False`` returns these plus
         the identity permutation).
     """
+    prepared = _prepare(references, estimates)
+    if prepared is None:
+        return tuple(np.array([]) for _ in range(4))
+    references, estimates, live_of = prepared
+    nsrc, nsampl, nchan = estimates.shape
+    ref = np.ascontiguousarray(references.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
+    est = np.ascontiguousarray(estimates.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
+    c, cj = _distortion_filters(ref, est, nsrc, filters_len)
+
+    def energies(starts, length, nfft):
+        return _frame_energies(ref, est, _filter_spectra(c, cj, nfft), starts, length, nfft, nsrc, frame_chunk)
+
+    return _framewise_scores(frame_slices(window, hop, nsampl), live_of, nsrc, filters_len, energies)
+
+
+def _prepare(references, estimates):
+    """Inputs as float64 ``(sources, samples, channels)``, validated as museval does, and
+    ``live_of(frames)`` (:func:`_live_frames` on their channel sums); ``None`` when empty."""
     estimates = np.atleast_3d(np.asarray(estimates, dtype=float))
     references = np.atleast_3d(np.asarray(references, dtype=float))
     ref_sum, est_sum = _channel_sum(references), _channel_sum(estimates)
     _validate(references, estimates, ref_sum, est_sum)
     if references.size == 0:
-        return tuple(np.array([]) for _ in range(4))
-    nsrc, nsampl, nchan = estimates.shape
-    frames = frame_slices(window, hop, nsampl)
-    ref = np.ascontiguousarray(references.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
-    est = np.ascontiguousarray(estimates.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
-    c, cj = _distortion_filters(ref, est, nsrc, filters_len)
+        return None
+    return references, estimates, lambda frames: _live_frames(ref_sum, est_sum, frames)
 
+
+def _framewise_scores(frames: list[slice], live_of, nsrc: int, filters_len: int, energies) -> tuple:
+    """``(sdr, isr, sir, sar)`` (sources, frames): NaN on silent frames, the rest from
+    ``energies(starts, length, nfft)`` (the 7 energies of :func:`_frame_energies`, numpy) for
+    each group of frames of one length."""
     result = np.full((4, nsrc, len(frames)), np.nan)
-    live = _live_frames(ref_sum, est_sum, frames)
+    live = live_of(frames)
     by_length: dict[int, list[int]] = {}
     for t, w in enumerate(frames):
         if live[t]:
@@ -376,8 +397,7 @@ def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_l
     for length, ts in by_length.items():
         starts = np.array([frames[t].start for t in ts])
         nfft = scipy.fft.next_fast_len(length + filters_len - 1, real=True)
-        s_energy, sdr_den, isr_den, p_j, interf, p_all, sar_den = _frame_energies(
-            ref, est, _filter_spectra(c, cj, nfft), starts, length, nfft, nsrc, frame_chunk)
+        s_energy, sdr_den, isr_den, p_j, interf, p_all, sar_den = energies(starts, length, nfft)
         result[0][:, ts] = _safe_db(s_energy, sdr_den)
         result[1][:, ts] = _safe_db(s_energy, isr_den)
         result[2][:, ts] = _safe_db(p_j, interf)

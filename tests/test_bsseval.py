@@ -8,6 +8,8 @@ benchmarks/README.md) and no reimplementation reproduces them to 1e-6 dB. 8 kHz 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -170,6 +172,9 @@ def test_museval_sdr_backends_agree():
     fast, ref = museval_sdr(e, r, RATE), museval_sdr(e, r, RATE, backend="museval")
     assert fast.keys() == ref.keys()
     assert all(abs(fast[k] - ref[k]) <= TOL for k in names)
+    if importlib.util.find_spec("torch") is not None:
+        on_torch = museval_sdr(e, r, RATE, backend="torch")
+        assert all(abs(on_torch[k] - ref[k]) <= TOL for k in names)
     assert all(np.isnan(v) for v in museval_sdr({"a": e["bass"]}, {"a": r["bass"]}, RATE).values())
     assert all(np.isnan(v) for v in museval_sdr({**e, "bass": 0 * e["bass"]}, r, RATE).values())
     assert all(np.isposinf(v) for v in museval_sdr(r, r, RATE).values())
