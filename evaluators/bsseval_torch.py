@@ -58,15 +58,15 @@ def _dense_toeplitz(m_blocks: torch.Tensor) -> torch.Tensor:
     return ext[:, idx].permute(0, 1, 3, 2, 4).reshape(nb, p * m, p * m)
 
 
-def _solve(m_blocks: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _solve(m_blocks: torch.Tensor, y: torch.Tensor, solver: str) -> torch.Tensor:
     """Solve ``(T + eps I) x = y``; ``m_blocks`` (batch, p, m, m), ``y`` (batch, p, m, r).
 
-    On a GPU: dense LU (``torch.linalg.solve``) of all right-hand sides at once. On the CPU the
-    recursion's many small products cost less in numpy: block Levinson with its checks and
-    fallback, :func:`evaluators.bsseval._solve_toeplitz`.
+    ``"lu"``: dense LU (``torch.linalg.solve``) of all right-hand sides at once, on the tensors'
+    device. ``"levinson"`` (CPU tensors only; the recursion's many small products cost less in
+    numpy): block Levinson with its checks and fallback, :func:`evaluators.bsseval._solve_toeplitz`.
     """
     nb, p, m, _ = m_blocks.shape
-    if m_blocks.device.type == "cpu":
+    if solver == "levinson":
         def dense():  # (channel, lag) order, as evaluators.bsseval._gram
             return [d.reshape(p, m, p, m).permute(1, 0, 3, 2).reshape(p * m, p * m).numpy()
                     for d in _dense_toeplitz(m_blocks)]
@@ -78,7 +78,7 @@ def _solve(m_blocks: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(a, y.reshape(nb, p * m, -1)).reshape(y.shape)
 
 
-def _distortion_filters(ref: torch.Tensor, est: torch.Tensor, nsrc: int, lags: int):
+def _distortion_filters(ref: torch.Tensor, est: torch.Tensor, nsrc: int, lags: int, solver: str):
     """``c`` (sources_est, sources, channels_in, lags, channels_out), ``cj`` (sources, channels_in, lags,
     channels_out), as :func:`evaluators.bsseval._distortion_filters`."""
     nref = ref.shape[0]
@@ -86,10 +86,10 @@ def _distortion_filters(ref: torch.Tensor, est: torch.Tensor, nsrc: int, lags: i
     corr = _lag_correlations(ref, torch.cat([ref, est]), lags)
     blocks = corr[:, :nref].permute(2, 1, 0)  # M_k[p, q] = R[q, p, k]
     rhs = corr[:, nref:].permute(2, 0, 1)
-    x = _solve(blocks[None], rhs[None])[0]
+    x = _solve(blocks[None], rhs[None], solver)[0]
     c = x.permute(1, 0, 2).reshape(nsrc, nchan, lags, nsrc, nchan).permute(3, 0, 1, 2, 4)
     own = [slice(j * nchan, (j + 1) * nchan) for j in range(nsrc)]
-    xj = _solve(torch.stack([blocks[:, s, s] for s in own]), torch.stack([rhs[:, s, s] for s in own]))
+    xj = _solve(torch.stack([blocks[:, s, s] for s in own]), torch.stack([rhs[:, s, s] for s in own]), solver)
     return c, xj.permute(0, 2, 1, 3)
 
 
@@ -148,12 +148,13 @@ def _frame_energies(ref, est, h, starts, length, nfft, nsrc, chunk):
 
 
 def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_len: int = FILTERS_LEN,
-             device: str | None = None, frame_chunk: int | None = None):
+             device: str | None = None, frame_chunk: int | None = None, solver: str | None = None):
     """BSSEval v4 images metrics per source and frame, as museval's ``bss_eval``, in torch.
 
     Arguments and returns as :func:`evaluators.bsseval.bss_eval`; ``device`` a torch device
     name (``None``: :func:`default_device`); ``frame_chunk`` frames per batch (memory only;
-    ``None``: 8 on the CPU, 64 on a GPU).
+    ``None``: 8 on the CPU, 64 on a GPU); ``solver`` for the distortion filters, ``"lu"`` or
+    ``"levinson"`` (CPU only) (``None``: Levinson on the CPU, LU on a GPU).
     """
     prepared = _prepare(references, estimates)
     if prepared is None:
@@ -164,7 +165,10 @@ def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_l
     nsrc, nsampl, nchan = estimates.shape
     ref = torch.as_tensor(references.transpose(0, 2, 1).reshape(nsrc * nchan, nsampl), device=dev)
     est = torch.as_tensor(estimates.transpose(0, 2, 1).reshape(nsrc * nchan, nsampl), device=dev)
-    c, cj = _distortion_filters(ref, est, nsrc, filters_len)
+    solver = solver or ("levinson" if dev.type == "cpu" else "lu")
+    if solver not in ("lu", "levinson") or (solver == "levinson" and dev.type != "cpu"):
+        raise ValueError(f"solver {solver!r} on {dev.type}: expected 'lu', or 'levinson' on the CPU")
+    c, cj = _distortion_filters(ref, est, nsrc, filters_len, solver)
 
     def energies(starts, length, nfft):
         h = _filter_spectra(c, cj, nfft)

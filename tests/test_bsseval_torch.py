@@ -27,12 +27,13 @@ def assert_same(theirs, ours):
         assert np.max(np.abs(a[fin] - b[fin]), initial=0.0) <= TOL, (name, np.max(np.abs(a[fin] - b[fin])))
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_torch_parity_with_museval(device):
+@pytest.mark.parametrize("device, solver", [(d, None) for d in DEVICES] + [("cpu", "lu")])
+def test_torch_parity_with_museval(device, solver):
+    """``("cpu", "lu")`` runs the GPU's solver on the CPU, so that path is checked without a GPU."""
     refs, ests = signals(3, 3.6, n_ch=2, quality="poor", seed=30)
     refs = silence(refs, 1, 1.0, 2.0)  # a silent reference frame: NaN
     theirs = metrics.bss_eval(refs, ests, window=RATE, hop=RATE, compute_permutation=False)[:4]
-    assert_same(theirs, bsseval_torch.bss_eval(refs, ests, RATE, RATE, device=device))
+    assert_same(theirs, bsseval_torch.bss_eval(refs, ests, RATE, RATE, device=device, solver=solver))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -49,5 +50,7 @@ def test_torch_edge_rules():
     refs, ests = signals(2, 1.0, seed=32)
     with pytest.raises(ValueError, match="reference source is all zeros"):
         bsseval_torch.bss_eval(silence(refs, 0, 0, 1.0), ests, RATE, RATE, device="cpu")
+    with pytest.raises(ValueError, match="solver"):
+        bsseval_torch.bss_eval(refs, ests, RATE, RATE, device="cpu", solver="qr")
     empty = np.zeros((0, 0, 0))
     assert all(x.size == 0 for x in bsseval_torch.bss_eval(empty, empty, RATE, RATE, device="cpu"))
