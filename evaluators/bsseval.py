@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-import scipy.linalg
+import scipy.fftpack
 
 MAX_SOURCES = 100
 FILTERS_LEN = 512
@@ -104,9 +104,10 @@ def frame_slices(window: float, hop: float, length: int) -> list[slice]:
     return out
 
 
-def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 4096,
+def _lag_correlations(x: np.ndarray, ys: tuple[np.ndarray, ...], lags: int, block_fft: int = 4096,
                       chunk: int = 32) -> np.ndarray:
-    """``R[p, q, k] = sum_n x[p, n] * y[q, n + k]`` for ``k`` in ``[0, lags)``; x (P, n), y (Q, n).
+    """``R[p, q, k] = sum_n x[p, n] * y[q, n + k]`` for ``k`` in ``[0, lags)``; x (P, n), y (Q, n)
+    the rows of the arrays ``ys`` stacked (not copied).
 
     Blocks of ``B = block_fft - lags + 1`` samples of ``x`` against ``B + lags - 1`` samples of
     ``y`` (strided views of the inputs; only the last blocks are copied, zero-padded), summed
@@ -121,18 +122,19 @@ def _lag_correlations(x: np.ndarray, y: np.ndarray, lags: int, block_fft: int = 
     tail = nblocks - inside
     xt = np.zeros((x.shape[0], tail * size))
     xt[:, :n - inside * size] = x[:, inside * size:]
-    yt = np.zeros((y.shape[0], tail * size + lags - 1))
-    yt[:, :n - inside * size] = y[:, inside * size:]
-    parts = [(x[:, :inside * size].reshape(x.shape[0], inside, size), y[:, :inside * size + lags - 1]),
-             (xt.reshape(x.shape[0], tail, size), yt)]
-    acc = np.zeros((nfft // 2 + 1, x.shape[0], y.shape[0]), dtype=complex)
-    for xblocks, ysig in parts:
+    nq = sum(y.shape[0] for y in ys)
+    yt = np.zeros((nq, tail * size + lags - 1))
+    yt[:, :n - inside * size] = np.concatenate([y[:, inside * size:] for y in ys])
+    parts = [(x[:, :inside * size].reshape(x.shape[0], inside, size), [y[:, :inside * size + lags - 1] for y in ys]),
+             (xt.reshape(x.shape[0], tail, size), [yt])]
+    acc = np.zeros((nfft // 2 + 1, x.shape[0], nq), dtype=complex)
+    for xblocks, ysigs in parts:
         if xblocks.shape[1] == 0:
             continue
-        yblocks = np.lib.stride_tricks.sliding_window_view(ysig, size + lags - 1, axis=-1)[:, ::size]
+        yblocks = [np.lib.stride_tricks.sliding_window_view(y, size + lags - 1, axis=-1)[:, ::size] for y in ysigs]
         for b0 in range(0, xblocks.shape[1], chunk):
             xf = scipy.fft.rfft(xblocks[:, b0:b0 + chunk], n=nfft, axis=-1)  # (P, blocks, F)
-            yf = scipy.fft.rfft(yblocks[:, b0:b0 + chunk], n=nfft, axis=-1)  # (Q, blocks, F)
+            yf = np.concatenate([scipy.fft.rfft(yb[:, b0:b0 + chunk], n=nfft, axis=-1) for yb in yblocks])
             xc = np.ascontiguousarray(xf.transpose(2, 0, 1))  # (F, P, blocks)
             np.conjugate(xc, out=xc)
             acc += np.matmul(xc, np.ascontiguousarray(yf.transpose(2, 1, 0)))  # (F, P, Q)
@@ -252,7 +254,7 @@ def _distortion_filters(ref: np.ndarray, est: np.ndarray, nsrc: int, lags: int):
     """
     nref = ref.shape[0]
     nchan = nref // nsrc
-    corr = _lag_correlations(ref, np.concatenate([ref, est]), lags)
+    corr = _lag_correlations(ref, (ref, est), lags)
     rr = corr[:, :nref]
     blocks = rr.transpose(2, 1, 0)  # M_k[p, q] = R[q, p, k]: G in (lag, channel) order
     rhs = corr[:, nref:].transpose(2, 0, 1)  # D[m, (s, cj), (j, c)] = sum_n ref_{s,cj}[n - m] est_{j,c}[n]
@@ -263,6 +265,47 @@ def _distortion_filters(ref: np.ndarray, est: np.ndarray, nsrc: int, lags: int):
                          lambda: [_gram(rr[s, s], lags) for s in own])
     cj = xj.transpose(0, 2, 1, 3)  # (source, channel in, lag, channel out)
     return c, cj
+
+
+def _museval_filters(references: np.ndarray, estimates: np.ndarray, lags: int):
+    """``c``, ``cj`` as :func:`_distortion_filters`, bit for bit museval's (``filters="museval"``).
+
+    ``G`` and the reference spectra come from museval's own ``_compute_reference_correlations``;
+    the cross-correlations ``D`` are computed as its ``_compute_projection_filters`` does, and the
+    systems solved with its ``numpy.linalg.solve(G + eps I, D)`` (lstsq on ``G`` if singular), but
+    once for all estimates instead of once per estimate (the LU factors do not depend on the
+    right-hand sides; the solutions came out bitwise equal where compared, museval 0.4.1 with
+    OpenBLAS). Costs the dense solve of museval: use where ``G`` is numerically singular.
+    """
+    from museval import metrics  # imports musdb/stempeg, which need ffmpeg at import time
+
+    nsrc, nsampl, nchan = references.shape
+    g, sf = metrics._compute_reference_correlations(references, lags)
+    n_fft = int(2 ** np.ceil(np.log2(nsampl + lags - 1.0)))
+
+    def cross(spectra, estimate):  # museval's D: (len(spectra) * nchan * lags, nchan)
+        sef = scipy.fftpack.fft(metrics._zeropad(estimate.T, lags - 1, axis=1), n=n_fft)
+        d = np.zeros((spectra.shape[0], nchan, lags, nchan))
+        for j in range(spectra.shape[0]):
+            for cj in range(nchan):
+                for c in range(nchan):
+                    ssef = np.real(scipy.fftpack.ifft(spectra[j, cj] * np.conj(sef[c])))
+                    d[j, cj, :, c] = np.hstack((ssef[0], ssef[-1:-lags:-1]))
+        return d.reshape(-1, nchan)
+
+    def solve(gram, rhs):
+        try:
+            return np.linalg.solve(gram + np.finfo(float).eps * np.eye(gram.shape[-1]), rhs)
+        except np.linalg.LinAlgError:
+            return np.stack([np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(gram.reshape(-1, *gram.shape[-2:]),
+                                                                                     rhs.reshape(-1, *rhs.shape[-2:]))
+                             ]).reshape(rhs.shape)
+
+    x = solve(metrics._reshape_G(g), np.concatenate([cross(sf, estimates[j]) for j in range(nsrc)], axis=1))
+    c = x.reshape(nsrc, nchan, lags, nsrc, nchan).transpose(3, 0, 1, 2, 4)
+    grams = np.stack([metrics._reshape_G(g[j, j][None, None]) for j in range(nsrc)])
+    xj = solve(grams, np.stack([cross(sf[j][None], estimates[j]) for j in range(nsrc)]))
+    return c, xj.reshape(nsrc, nchan, lags, nchan)
 
 
 def _safe_db(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -341,7 +384,7 @@ def _frame_energies(ref_sig, est_sig, h, starts, length, nfft, nsrc, chunk):
 
 
 def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_len: int = FILTERS_LEN,
-             frame_chunk: int = 8):
+             frame_chunk: int = 8, filters: str = "fast"):
     """BSSEval v4 images metrics per source and frame, as museval's ``bss_eval``.
 
     Args:
@@ -351,6 +394,10 @@ def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_l
             one frame over the whole signal).
         filters_len: taps of the distortion filters (512 in BSSEval).
         frame_chunk: frames processed together (memory only; the results do not depend on it).
+        filters: ``"fast"`` (block FFT correlations, block Levinson) or ``"museval"``
+            (:func:`_museval_filters`: museval's filters bit for bit, at the cost of its dense
+            solve; where ``G`` is numerically singular, e.g. pure tones or band-limited stems,
+            the only way to museval's ISR/SIR/SAR, which there depend on its rounding).
 
     Returns:
         ``(sdr, isr, sir, sar)``, each ``(sources, frames)`` float64 in dB, museval's order
@@ -364,7 +411,12 @@ def bss_eval(references, estimates, window=2 * 44100, hop=1.5 * 44100, filters_l
     nsrc, nsampl, nchan = estimates.shape
     ref = np.ascontiguousarray(references.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
     est = np.ascontiguousarray(estimates.transpose(0, 2, 1)).reshape(nsrc * nchan, nsampl)
-    c, cj = _distortion_filters(ref, est, nsrc, filters_len)
+    if filters == "fast":
+        c, cj = _distortion_filters(ref, est, nsrc, filters_len)
+    elif filters == "museval":
+        c, cj = _museval_filters(references, estimates, filters_len)
+    else:
+        raise ValueError(f"filters={filters!r}: expected 'fast' or 'museval'")
 
     def energies(starts, length, nfft):
         return _frame_energies(ref, est, _filter_spectra(c, cj, nfft), starts, length, nfft, nsrc, frame_chunk)
