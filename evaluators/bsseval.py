@@ -15,12 +15,16 @@ The same quantities as museval, computed differently:
   domain (museval: one FFT of the whole track per channel pair);
 * the systems ``(G + eps I) C = D`` (museval's regularisation) are solved once for all
   sources (museval: once per source) by a block Levinson recursion on the block Toeplitz
-  ``G``, refined once; if its residual is not at the level of a backward-stable dense solve,
-  by Cholesky of the dense ``G + eps I``, then LU, then least squares on ``G`` as museval
-  falls back;
-* the per-frame projections are products of frame spectra and filter spectra, batched over
-  frames and sources, and their energies are taken by Parseval; the SDR, which with
-  time-invariant filters does not depend on the filters, is taken in the time domain.
+  ``G``, refined once if needed; if its residual is not at the level of a backward-stable dense
+  solve, by LU of the dense ``G + eps I`` (museval's ``numpy.linalg.solve``), then least
+  squares on ``G`` as museval falls back;
+* the per-frame projections are products of frame spectra and filter spectra, one batched
+  matrix product per frequency for all frames of a chunk and all sources, and their energies
+  are taken by Parseval; the SDR, which with time-invariant filters does not depend on the
+  filters, is taken in the time domain.
+
+``filters="museval"`` takes museval's own ``G`` and solves its systems as it does (once for all
+estimates), so that the filters are museval's bit for bit (:func:`_museval_filters`).
 
 Edge rules, as museval:
 
@@ -39,8 +43,9 @@ exactly zero here (``+inf``), whereas museval sums its decomposition's rounding 
 reports a large finite value. The SDR does not depend on the filters and agrees with museval to
 rounding. ISR, SIR and SAR agree to rounding where ``G`` is well conditioned; where it is
 numerically singular (pure tones, band-limited stems) museval's own values depend on the
-rounding of ``G`` and no other computation of ``G`` reproduces them (parity tests:
-``tests/test_bsseval.py``; figures in benchmarks/README.md).
+rounding of ``G`` and only ``filters="museval"`` reproduces them (parity tests:
+``tests/test_bsseval.py``; figures in benchmarks/README.md). The torch twin is
+:mod:`evaluators.bsseval_torch`.
 
 Shapes: ``references`` and ``estimates`` are ``(sources, samples, channels)`` (or
 ``(sources, samples)``), any float dtype (computed in float64); results are
