@@ -8,12 +8,15 @@ benchmarks/README.md) and no reimplementation reproduces them to 1e-6 dB. 8 kHz 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import scipy.signal
 
 from evaluators import bsseval
-from evaluators.sdr import bsseval_v4, global_sdr, museval_sdr, si_sdr, sisec_median
+from evaluators.sdr import (aggregate_frames, aggregate_tracks, bsseval_v4, global_sdr, improvement, museval_sdr,
+                            sdr_settings, si_sdr)
 
 metrics = pytest.importorskip("museval.metrics")
 
@@ -70,6 +73,9 @@ CASES = {
     "5 mono 2.2 s": dict(n_src=5, seconds=2.2, seed=5),
     "2 stereo 30 s": dict(n_src=2, seconds=30.0, n_ch=2, seed=6),
     "2 mono 12.4 s poor": dict(n_src=2, seconds=12.4, quality="poor", seed=7),
+    "5 mono 1 s, exactly one window": dict(n_src=5, seconds=1.0, quality="poor", seed=19),
+    "4 mono 0.6 s, shorter than the window": dict(n_src=4, seconds=0.6, seed=20),
+    "3 stereo 6.5 s near-perfect": dict(n_src=3, seconds=6.5, n_ch=2, quality="near-perfect", seed=21),
 }
 
 
@@ -89,6 +95,20 @@ def test_silent_estimate_frame_and_partial_silence():
     ests = silence(silence(ests, 0, 2.0, 3.0), 1, 0.25, 0.75)  # frame 2 silent; frame 0 only in part
     out = check(refs, ests)
     assert np.isnan(out[2][:, 2]).all() and np.isfinite(out[2][:, 0]).all()
+
+
+def test_stem_silent_most_of_the_track():
+    """A stem (reference and estimate) silent for 4 of 6 s: those frames NaN, the rest scored."""
+    refs, ests = signals(3, 6.0, n_ch=2, quality="near-perfect", seed=22)
+    refs, ests = silence(refs, 2, 1.0, 5.0), silence(ests, 2, 1.0, 5.0)
+    out = check(refs, ests)
+    assert np.isnan(out[3][:, 1:5]).all() and np.isfinite(out[3][:, [0, 5]]).all()
+
+
+def test_poor_estimates_with_silent_frames_and_partial_tail():
+    refs, ests = signals(4, 7.3, quality="poor", seed=23)
+    out = check(silence(refs, 3, 2.0, 3.0), silence(ests, 0, 5.0, 6.0))
+    assert out[0].shape == (4, 7) and np.isnan(out[1][:, [2, 5]]).all()
 
 
 def test_one_channel_silent_is_not_a_silent_frame():
@@ -152,6 +172,9 @@ def test_museval_sdr_backends_agree():
     fast, ref = museval_sdr(e, r, RATE), museval_sdr(e, r, RATE, backend="museval")
     assert fast.keys() == ref.keys()
     assert all(abs(fast[k] - ref[k]) <= TOL for k in names)
+    if importlib.util.find_spec("torch") is not None:
+        on_torch = museval_sdr(e, r, RATE, backend="torch")
+        assert all(abs(on_torch[k] - ref[k]) <= TOL for k in names)
     assert all(np.isnan(v) for v in museval_sdr({"a": e["bass"]}, {"a": r["bass"]}, RATE).values())
     assert all(np.isnan(v) for v in museval_sdr({**e, "bass": 0 * e["bass"]}, r, RATE).values())
     assert all(np.isposinf(v) for v in museval_sdr(r, r, RATE).values())
@@ -163,8 +186,13 @@ def test_sdr_family():
     refs, ests = signals(2, 3.0, n_ch=2, seed=18)
     frames = bsseval_v4(ests, refs, RATE)
     assert set(frames) == {"sdr", "isr", "sir", "sar"} and frames["sdr"].shape == (2, 3)
-    np.testing.assert_allclose(sisec_median(frames["sdr"]), np.median(frames["sdr"], axis=1))
-    assert np.isnan(sisec_median(np.array([[np.nan, np.nan]])))[0]
+    np.testing.assert_allclose(aggregate_frames(frames["sdr"]), np.median(frames["sdr"], axis=1))
+    np.testing.assert_allclose(aggregate_frames(frames["sdr"], "mean"), np.mean(frames["sdr"], axis=1))
+    rows = np.array([[np.nan, np.nan, np.nan], [1.0, np.inf, 4.0], [np.nan, 2.0, 6.0]])
+    np.testing.assert_array_equal(aggregate_frames(rows), [np.nan, 2.5, 4.0])  # inf dropped, as museval's JSON
+    assert aggregate_tracks([3.0, np.nan, 1.0, 8.0]) == 3.0 and aggregate_tracks([1.0, 2.0], "mean") == 1.5
+    with pytest.raises(ValueError, match="aggregation"):
+        aggregate_frames(rows, "max")
     ref, est = refs[0], ests[0]
     expected = 10 * np.log10((np.sum(ref ** 2) + 1e-7) / (np.sum((ref - est) ** 2) + 1e-7))
     assert global_sdr(est, ref) == pytest.approx(expected, abs=1e-12)
@@ -172,3 +200,55 @@ def test_sdr_family():
     alpha = np.sum(est * ref) / np.sum(ref ** 2)
     expected = 10 * np.log10(np.sum((alpha * ref) ** 2) / np.sum((alpha * ref - est) ** 2))
     assert si_sdr(est, ref) == pytest.approx(expected, abs=1e-12)
+
+
+def test_improvement_over_the_mixture():
+    refs, ests = signals(2, 3.0, n_ch=2, seed=24)
+    names = ["a", "b"]
+    r = {k: refs[i] for i, k in enumerate(names)}
+    e = {k: ests[i] for i, k in enumerate(names)}
+    mix = refs.sum(axis=0)
+    for metric, fn in (("global", global_sdr), ("si_sdr", si_sdr)):
+        gain = improvement(e, r, mix, RATE, metric)
+        assert gain == pytest.approx({k: fn(e[k], r[k]) - fn(mix, r[k]) for k in names}, abs=1e-12)
+        assert all(v > 3 for v in gain.values())
+    framewise = improvement(e, r, mix, RATE)
+    ours, base = museval_sdr(e, r, RATE), museval_sdr({k: mix for k in names}, r, RATE)
+    assert framewise == pytest.approx({k: ours[k] - base[k] for k in names}, abs=1e-12)
+    with pytest.raises(ValueError, match="metric"):
+        improvement(e, r, mix, RATE, "pesq")
+
+
+def test_sdr_settings_from_a_recipe():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"evaluate": {"sdr": {"enabled": True, "backend": "fast"}}})
+    assert sdr_settings(cfg.evaluate.sdr) == (True, "fast")
+    cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(["evaluate.sdr.backend=museval"]))
+    assert sdr_settings(cfg.evaluate.sdr) == (True, "museval")
+    assert sdr_settings(False) == (False, "fast") and sdr_settings(None) == (False, "fast")
+    for bad in ({"backend": "nope"}, {"enable": True}, "yes"):
+        with pytest.raises(ValueError, match="backend|key|expected"):
+            sdr_settings(bad)
+
+
+def test_museval_filters_on_an_ill_conditioned_gram():
+    """Band-limited stems plus tones: G numerically singular. ``filters="museval"`` gives museval's
+    ISR/SIR/SAR (which there depend on its rounding); the SDR, which does not depend on the
+    filters, agrees in either mode."""
+    rng = np.random.default_rng(25)
+    n, t = 2 * RATE, np.arange(2 * RATE) / RATE
+    refs = np.empty((3, n, 2))
+    for s, (lo, hi) in enumerate([(60, 400), (300, 1200), (900, 2500)]):
+        sos = scipy.signal.butter(6, [lo, hi], btype="band", fs=RATE, output="sos")
+        noise = scipy.signal.sosfilt(sos, rng.standard_normal((2, n)), axis=1)
+        refs[s] = (0.3 * noise + np.sin(2 * np.pi * 2 * lo * t) * np.array([[1.0], [0.6]])).T
+    ests = 0.8 * refs + 0.1 * refs.sum(axis=0)[None] + 0.02 * rng.standard_normal(refs.shape)
+    theirs = metrics.bss_eval(refs, ests, window=RATE, hop=RATE, compute_permutation=False)[:4]
+    exact = bsseval.bss_eval(refs, ests, RATE, RATE, filters="museval")
+    for a, b in zip(theirs, exact):
+        assert np.max(np.abs(a - b)) <= TOL
+    fast = bsseval.bss_eval(refs, ests, RATE, RATE)
+    assert np.max(np.abs(fast[0] - theirs[0])) <= TOL
+    with pytest.raises(ValueError, match="filters"):
+        bsseval.bss_eval(refs, ests, RATE, RATE, filters="exact")

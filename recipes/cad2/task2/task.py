@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluators.sdr import median_sdr, museval_sdr
+from evaluators.sdr import median_sdr, museval_sdr, sdr_settings
 from harness.audio import check_stems, read_audio, save_task_output
 from harness.cache import content_key
 from harness.hearing_aid import adjust_level, apply_gains, remix
@@ -143,14 +143,14 @@ class Cad2Task2(AudioSubmission, SceneListenerTask):
         path = self.output_path(item, out_dir)
         clipped = save_task_output(path, signal, rate, int(self.cfg.remix_sample_rate), bool(self.cfg.soft_clip))
         record = {**item.fields, "output": str(path), "clipped_samples": clipped, "family": _family(song)}
-        if self.cfg.evaluate.sdr and "mixture" not in stems:
+        if sdr_settings(self.cfg.evaluate.get("sdr"))[0] and "mixture" not in stems:
             record["sdr"] = self._song_sdr(ds, song, stems, Path(out_dir).parent / "sdr", system.name)
         return record
 
     def _song_sdr(self, ds: MusicDataset, song: Song, stems: dict, memo_dir: Path, system: str) -> float:
         """Median SDR over the song's instruments, memoised per (system, segment): listeners share it."""
         references = ds.load_instrument_stems(song)
-        backend = str(self.cfg.evaluate.get("sdr_backend", "fast"))  # fast | museval (the reference)
+        backend = sdr_settings(self.cfg.evaluate.get("sdr"))[1]  # fast | torch | museval (the reference)
         identity = system if backend == "fast" else f"{system}/{backend}"
         path = memo_dir / f"{content_key(stems[song.instruments[0]], song.instruments, identity)}.json"
         if path.exists():
