@@ -170,12 +170,14 @@ class BiLSTMMaskSeparator:
     # ---- configuration
 
     def train_config(self, preset: str, overrides: dict | None = None) -> TrainConfig:
+        """The preset's training settings, then the ``train`` option, then `overrides` (tuned values)."""
         base = DEMO_TRAIN if preset == "demo" else FULL_TRAIN
-        return TrainConfig.from_dict({**base, **(overrides or {}), **plain(self.options["train"])})
+        return TrainConfig.from_dict({**base, **plain(self.options["train"]), **(overrides or {})})
 
     def model_config(self, preset: str, overrides: dict | None = None) -> BiLSTMMaskConfig:
+        """The preset's model, then the ``model`` option, then `overrides` (tuned values)."""
         cfg = BiLSTMMaskConfig.demo() if preset == "demo" else BiLSTMMaskConfig.full()
-        return cfg.with_overrides({**(overrides or {}), **self.model_overrides}, f"system {self.name!r} model")
+        return cfg.with_overrides({**self.model_overrides, **(overrides or {})}, f"system {self.name!r} model")
 
     def seed(self, ctx: RunContext) -> int:
         return int(self.options["seed"] if self.options["seed"] is not None else ctx.seed)

@@ -37,7 +37,7 @@ def write_songs(root: Path, count: int = 3, seconds: float = 1.0) -> MusicDatase
         f0 = 220 * 2 ** (i / 5) * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
         phase = 2 * np.pi * np.cumsum(f0) / RATE
         voice = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.2 * (np.sin(2 * np.pi * 2 * t) > -0.3)
-        stems = {"vocals": np.stack([voice, voice], 1),
+        stems = {"vocals": np.stack([voice, 0.9 * voice + 1e-3 * rng.standard_normal(t.size)], 1),
                  "drums": rng.standard_normal((t.size, 2)) * 0.05 * ((t * 4) % 1 < 0.1)[:, None] * [1.0, 0.3],
                  "bass": np.stack([0.2 * np.sin(2 * np.pi * 55 * t)] * 2, 1) * [0.4, 1.0],
                  "other": rng.standard_normal((t.size, 2)) * 0.01}
