@@ -35,5 +35,5 @@ fi
 PIP="python3 -m pip install -q --disable-pip-version-check"
 # torch first: 2.13.0 is a local CPU wheel here; any other version pulls CUDA packages.
 python3 -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null || $PIP torch==2.13.0
-$PIP -e ".[test,lyrics,cluster]"
+$PIP -e ".[test,lyrics,cluster,deploy]"
 echo "setup: ok"

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from harness.files import atomic_write
 
+from baselines.bilstm_mask_model import BiLSTMMask, BiLSTMMaskConfig
 from baselines.models.arunet import ARUNet, ARUNetConfig
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
 from baselines.models.openunmix import OpenUnmix, OpenUnmixConfig
@@ -34,6 +35,7 @@ ARCHITECTURES = {
     "WaveUNet": (WaveUNet, WaveUNetConfig),
     "ARUNet": (ARUNet, ARUNetConfig),
     "OpenUnmix": (OpenUnmix, OpenUnmixConfig),
+    "BiLSTMMask": (BiLSTMMask, BiLSTMMaskConfig),
 }
 
 
