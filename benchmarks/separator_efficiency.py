@@ -89,14 +89,14 @@ def evaluation_songs(task):
 
 def scores(separate, songs, rate: int = 44100) -> dict[str, float]:
     """Median over songs of the per-song median-over-frames vocal SDR, SIR, SAR (dB)."""
-    from evaluators.sdr import bsseval_v4, sisec_median
+    from evaluators.sdr import aggregate_frames, bsseval_v4
 
     per = {"sdr": [], "sir": [], "sar": []}
     for mixture, vocals, accompaniment in songs:
         est = separate(mixture)
         out = bsseval_v4(np.stack([est["vocals"], est["accompaniment"]]), np.stack([vocals, accompaniment]), rate)
         for key in per:
-            per[key].append(sisec_median(out[key])[0])
+            per[key].append(aggregate_frames(out[key])[0])
     return {k: float(np.nanmedian(v)) for k, v in per.items()}
 
 
