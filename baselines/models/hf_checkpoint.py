@@ -22,6 +22,7 @@ from harness.files import atomic_write
 
 from baselines.models.arunet import ARUNet, ARUNetConfig
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.models.mask_unet import MaskUNet, MaskUNetConfig
 from baselines.models.openunmix import OpenUnmix, OpenUnmixConfig
 from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 
@@ -34,6 +35,7 @@ ARCHITECTURES = {
     "WaveUNet": (WaveUNet, WaveUNetConfig),
     "ARUNet": (ARUNet, ARUNetConfig),
     "OpenUnmix": (OpenUnmix, OpenUnmixConfig),
+    "MaskUNet": (MaskUNet, MaskUNetConfig),
 }
 
 
