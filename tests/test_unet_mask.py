@@ -19,7 +19,8 @@ from baselines.training_data import SegmentSampler
 from baselines.unet_mask import UNetMaskEnhancer, mask_loss
 from harness.data import MusicDataset, Song, Track
 from harness.errors import HarnessError, InputError
-from harness.registry import build_chain, chain_kind, spec
+from harness.registry import build_chain, chain_kind, runs_on, spec
+from harness.recipe import load_task_module
 from harness.systems import RunContext
 
 RATE = 16000
@@ -184,6 +185,12 @@ def test_chains_and_vocals_only(trained):
     assert spec("unet_mask").kind == "enhancer"
     assert chain_kind("unet_mask+transient_boost+whisper") == "predictor"
     assert chain_kind("centre+unet_mask") == "separator"
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    clip1 = load_task_module(recipes / "cad_icassp_2026").TASK  # runs_on reads the class's accepts and needs
+    cad2_task1 = load_task_module(recipes / "cad2" / "task1").TASK
+    for name in ("unet_mask+whisper", "transient_boost+whisper", "unet_mask+transient_boost+whisper"):
+        assert runs_on(name, clip1) and not runs_on(name, cad2_task1)
+    assert runs_on("centre+unet_mask", cad2_task1) and not runs_on("unet_mask", cad2_task1)
     enhancer, ctx = trained
     chain = build_chain("centre+unet_mask", None, None)
     chain.parts[1] = enhancer
