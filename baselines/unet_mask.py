@@ -53,7 +53,6 @@ Checkpoint: ``ctx.checkpoint_dir/unet_mask/<preset>/`` (``config.json`` + ``mode
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import fields
 from pathlib import Path
@@ -63,10 +62,10 @@ import numpy as np
 import torch
 
 from baselines.inference import separate_chunked, torch_threads
-from baselines.models.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.models.hf_checkpoint import load_pretrained
 from baselines.models.mask_unet import MaskLossWeights, MaskUNet, MaskUNetConfig, mask_loss_terms
-from baselines.separators import file_digest, resolve_preset
-from baselines.training import TrainConfig, derived_seed, init_model, is_finished, train_model
+from baselines.trained_system import TrainedModelSystem
+from baselines.training import TrainConfig, check_compatible, derived_seed, init_model, is_finished, train_model
 from baselines.training_data import SegmentSampler, training_songs
 from evaluators.device import resolve_device
 from evaluators.resample import resample
@@ -122,7 +121,7 @@ def mask_loss(model: MaskUNet, mixture: torch.Tensor, references: torch.Tensor, 
 
 @register("unet_mask", kind="enhancer",
           description="seed 000's attention U-Net frequency mask (unprocessed -> clean vocals), trained here")
-class UNetMaskEnhancer:
+class UNetMaskEnhancer(TrainedModelSystem):
     """Masks a signal towards its clean vocals with the trained attention U-Net."""
 
     name = "unet_mask"
@@ -164,17 +163,7 @@ class UNetMaskEnhancer:
         overrides = {**PRESETS[preset]["model"], "samplerate": self.model_rate(preset), **self.model_overrides}
         return MaskUNet(cfg.with_overrides(overrides, f"system {self.name!r} model"))
 
-    def checkpoint_dir(self, ctx: RunContext, preset: str) -> Path:
-        return Path(ctx.checkpoint_dir) / self.name / preset
-
-    def seed(self, ctx: RunContext) -> int:
-        return int(self.options["seed"] if self.options["seed"] is not None else ctx.seed)
-
     # ---- training
-
-    def train(self, ctx: RunContext) -> None:
-        """Train (or resume, or skip when finished) the masker on the training split."""
-        self.train_model(ctx, resolve_preset(self.options["preset"], ctx))
 
     def train_model(self, ctx: RunContext, preset: str, stop_after: int | None = None) -> Path:
         cfg = self.train_config(preset)
@@ -187,7 +176,7 @@ class UNetMaskEnhancer:
             raise HarnessError(f"system {self.name!r}: the training split {dataset.audio_root} has no song with clean {TARGET}")
         seed = derived_seed(self.seed(ctx), self.name, preset)
         model = init_model(lambda: self.build_model(preset), seed)
-        self._check_compatible(directory, model)
+        check_compatible(directory, model)
         sampler = SegmentSampler(dataset, songs, TARGET, self.model_rate(preset), cfg.segment_seconds, cfg.max_cached_songs)
         with torch_threads(self.options["threads"]):
             train_model(
@@ -199,30 +188,7 @@ class UNetMaskEnhancer:
             )
         return directory
 
-    def _check_compatible(self, directory: Path, model: MaskUNet) -> None:
-        if (directory / "config.json").is_file():
-            stored = read_config(directory)
-            differs = {k: (stored.get(k), v) for k, v in model.cfg.to_dict().items() if stored.get(k) != v}
-            if differs:
-                raise RuntimeError(f"{directory} holds a model with another configuration {differs} (stored, wanted); "
-                                   "delete that folder to retrain, or change the experiment folder")
-
     # ---- inference
-
-    def prepare(self, ctx: RunContext) -> None:
-        """Load the preset's finished checkpoint, training it first when missing (unless
-        ``train_if_missing`` is false: FileNotFoundError naming the folder)."""
-        preset = resolve_preset(self.options["preset"], ctx)
-        self.device = resolve_device(self.options["device"])
-        directory = self.checkpoint_dir(ctx, preset)
-        if not is_finished(directory, self.train_config(preset).steps):
-            if not self.options["train_if_missing"]:
-                raise FileNotFoundError(f"system {self.name!r}: no trained model in {directory} (run --stage train, "
-                                        f"or set systems.{self.name}.train_if_missing=true)")
-            self.train_model(ctx, preset)
-        self.load(directory)
-        self.identity = (f"{self.name}|{json.dumps(self.options, sort_keys=True, default=str)}|{preset}|"
-                         f"{file_digest(directory / WEIGHTS_NAME)}")
 
     def load(self, directory: Path) -> None:
         """Use the model saved in `directory` (config.json + model.safetensors)."""
