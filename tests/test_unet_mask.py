@@ -199,3 +199,22 @@ def test_chains_and_vocals_only(trained):
     alone = chain.parts[0].separate(mixture, ["vocals", "accompaniment"])
     np.testing.assert_array_equal(stems["accompaniment"], alone["accompaniment"])
     np.testing.assert_array_equal(stems["vocals"], enhancer.enhance(alone["vocals"], 44100))
+
+
+def test_clip1_leaderboard_words_the_difference_as_the_seed():
+    import pandas as pd
+
+    markdown = load_task_module(Path(__file__).resolve().parents[1] / "recipes" / "cad_icassp_2026")._markdown
+
+    def row(rank, system, rmse, ncc):
+        values = {"rank": rank, "system": system, "baseline": "whisper", "n": 40, "SCC": ncc, "wilcoxon_p": 0.5,
+                  "n_paired": 40, "diff": 1.0, "diff_lo": -1.0, "diff_hi": 2.0}
+        for metric, value in (("RMSE", rmse), ("NCC", ncc), ("KT", ncc)):
+            values.update({metric: value, f"{metric}_lo": value - 1, f"{metric}_hi": value + 1})
+        return values
+
+    board = pd.DataFrame([row(1, "whisper", 29.08, 0.58), row(2, "seed", 36.08, 0.45), row(3, "better", 27.0, 0.60)])
+    lines = markdown(board, "whisper").splitlines()
+    assert "| baseline |" in lines[2]
+    assert "error is higher (+7.00), correlation is lower (-0.13)" in lines[3]  # the seed's own table
+    assert "error is lower (-2.08), correlation is higher (+0.02)" in lines[4]
