@@ -3,6 +3,9 @@ the input, mask and output spectrograms beside the clean vocals (`<out>/unet_mas
 and the bottleneck's self-attention (`<out>/unet_mask_attention.png`).
 
     python3 scripts/plot_unet_mask.py [--out plots] [--signal ID] [--checkpoint DIR] [--split valid]
+                                      [--dpi 90] [--colors N]
+
+(docs/unet_mask_*.png: ``--out docs --dpi 68 --colors 96``, a 96-colour palette to keep them small.)
 
 The model is the one `run_recipe.py cad_icassp_2026 --system unet_mask+whisper` trained
 (`exp/cad_icassp_2026/checkpoints/unet_mask/<preset>/`, or `--checkpoint`); nothing is trained here.
@@ -43,12 +46,23 @@ def spectrogram_db(magnitude: np.ndarray) -> np.ndarray:
     return 20 * np.log10(np.maximum(magnitude, 1e-5))
 
 
+def save(fig, path: Path, dpi: int, colors: int | None) -> None:
+    """Write `fig` as PNG; with `colors`, re-save it with a palette of that many colours."""
+    fig.savefig(path, dpi=dpi)
+    if colors:
+        from PIL import Image
+
+        Image.open(path).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("plots"))
     parser.add_argument("--signal", default=None, help="signal id (default: the split's first)")
     parser.add_argument("--split", default="valid")
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--dpi", type=int, default=90)
+    parser.add_argument("--colors", type=int, default=None, help="palette colours (smaller files); default: full colour")
     args = parser.parse_args(argv)
 
     import matplotlib
@@ -108,7 +122,7 @@ def main(argv=None) -> int:
                  fontsize=10)
     fig.tight_layout()
     spectra_png = args.out / "unet_mask_spectrograms.png"
-    fig.savefig(spectra_png, dpi=90)
+    save(fig, spectra_png, args.dpi, args.colors)
     plt.close(fig)
 
     frames = spec.shape[-1]
@@ -131,7 +145,7 @@ def main(argv=None) -> int:
     fig.colorbar(shown, ax=right)
     fig.tight_layout()
     attention_png = args.out / "unet_mask_attention.png"
-    fig.savefig(attention_png, dpi=90)
+    save(fig, attention_png, args.dpi, args.colors)
     plt.close(fig)
     print(f"wrote {spectra_png} and {attention_png}")
     return 0
