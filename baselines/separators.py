@@ -59,10 +59,10 @@ import torch
 from baselines.inference import separate_chunked, torch_threads
 from baselines.models.arunet import ARUNet, ARUNetConfig
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
-from baselines.models.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.models.hf_checkpoint import WEIGHTS_NAME, load_pretrained
 from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 from baselines.postfilter import wiener
-from baselines.training import TrainConfig, derived_seed, init_model, is_finished, train_model
+from baselines.training import TrainConfig, check_compatible, derived_seed, init_model, is_finished, train_model
 from baselines.training_data import SegmentSampler, training_songs
 from evaluators.device import resolve_device
 from evaluators.resample import resample
@@ -216,7 +216,7 @@ class InstrumentSeparator:
         songs = training_songs(dataset, instrument, cfg.holdout_fraction)
         seed = derived_seed(self.seed(ctx), self.member_id, instrument)
         model = init_model(lambda: self.build_model(preset, rate), seed)
-        self._check_compatible(directory, model)
+        check_compatible(directory, model)
         sampler = SegmentSampler(dataset, songs, instrument, rate, cfg.segment_seconds, cfg.max_cached_songs)
         with torch_threads(self.options["threads"]):
             train_model(
@@ -226,17 +226,6 @@ class InstrumentSeparator:
                 stop_after=stop_after,
             )
         return directory
-
-    def _check_compatible(self, directory: Path, model: torch.nn.Module) -> None:
-        if (directory / "config.json").is_file():
-            stored = read_config(directory)
-            wanted = model.cfg.to_dict()
-            differs = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
-            if differs:
-                raise RuntimeError(
-                    f"{directory} holds a model with another configuration {differs} (stored, wanted); "
-                    "delete that folder to retrain, or change the experiment folder"
-                )
 
     # ---- inference
 

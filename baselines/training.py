@@ -83,6 +83,20 @@ def is_finished(directory: Path, steps: int) -> bool:
     return int(read_config(directory).get("trained_steps", 0)) >= steps
 
 
+def check_compatible(directory: Path, model: torch.nn.Module) -> None:
+    """RuntimeError naming `directory` when its config.json holds a model of another
+    configuration than `model.cfg` (nothing when the folder has no config.json yet)."""
+    directory = Path(directory)
+    if (directory / CONFIG_NAME).is_file():
+        stored = read_config(directory)
+        differs = {k: (stored.get(k), v) for k, v in model.cfg.to_dict().items() if stored.get(k) != v}
+        if differs:
+            raise RuntimeError(
+                f"{directory} holds a model with another configuration {differs} (stored, wanted); "
+                "delete that folder to retrain, or change the experiment folder"
+            )
+
+
 def save_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, meta: dict) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for index, state in optimizer.state_dict()["state"].items():

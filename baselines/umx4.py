@@ -53,7 +53,6 @@ Checkpoint: ``ctx.checkpoint_dir/umx4/<preset>/`` (``config.json`` + ``model.saf
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import fields
 from pathlib import Path
@@ -63,11 +62,11 @@ import numpy as np
 import torch
 
 from baselines.inference import separate_chunked, torch_threads
-from baselines.models.hf_checkpoint import WEIGHTS_NAME, load_pretrained, read_config
+from baselines.models.hf_checkpoint import load_pretrained
 from baselines.models.openunmix import VDBO_TARGETS, OpenUnmix, OpenUnmixConfig, magnitude_loss
 from baselines.postfilter import wiener
-from baselines.separators import file_digest, resolve_preset
-from baselines.training import TrainConfig, derived_seed, init_model, is_finished, train_model
+from baselines.trained_system import TrainedModelSystem
+from baselines.training import TrainConfig, check_compatible, derived_seed, init_model, is_finished, train_model
 from baselines.training_data import SegmentSampler, holdout_songs
 from evaluators.device import resolve_device
 from evaluators.resample import resample
@@ -128,7 +127,7 @@ def input_statistics(model: OpenUnmix, sampler: SegmentSampler, rng: np.random.G
 
 @register("umx4", kind="separator", produces=(VDBO, VOCALS),
           description="Open-Unmix-style BiLSTM masker, one joint 4-stem (VDBO) network trained by --stage train")
-class UMX4Separator:
+class UMX4Separator(TrainedModelSystem):
     """The four MUSDB stems (and the accompaniment) from one Open-Unmix-style network."""
 
     name = "umx4"
@@ -165,17 +164,7 @@ class UMX4Separator:
         overrides = {"samplerate": rate, "targets": list(self.targets), **self.model_overrides}
         return OpenUnmix(cfg.with_overrides(overrides, f"system {self.name!r} model"))
 
-    def checkpoint_dir(self, ctx: RunContext, preset: str) -> Path:
-        return Path(ctx.checkpoint_dir) / self.name / preset
-
-    def seed(self, ctx: RunContext) -> int:
-        return int(self.options["seed"] if self.options["seed"] is not None else ctx.seed)
-
     # ---- training
-
-    def train(self, ctx: RunContext) -> None:
-        """Train (or resume, or skip when finished) the joint model on the training split."""
-        self.train_model(ctx, resolve_preset(self.options["preset"], ctx))
 
     def train_model(self, ctx: RunContext, preset: str, stop_after: int | None = None) -> Path:
         cfg = self.train_config(preset)
@@ -188,7 +177,7 @@ class UMX4Separator:
         songs = [name for name in sorted(dataset.songs) if name not in held]
         seed = derived_seed(self.seed(ctx), self.name, preset)
         model = init_model(lambda: self.build_model(preset, rate), seed)
-        self._check_compatible(directory, model)
+        check_compatible(directory, model)
         sampler = SegmentSampler(dataset, songs, list(self.targets), rate, cfg.segment_seconds, cfg.max_cached_songs,
                                  rest="other", mix_songs=bool(self.options["random_mix"]))
         with torch_threads(self.options["threads"]):
@@ -204,34 +193,7 @@ class UMX4Separator:
             )
         return directory
 
-    def _check_compatible(self, directory: Path, model: OpenUnmix) -> None:
-        if (directory / "config.json").is_file():
-            stored = read_config(directory)
-            differs = {k: (stored.get(k), v) for k, v in model.cfg.to_dict().items() if stored.get(k) != v}
-            if differs:
-                raise RuntimeError(
-                    f"{directory} holds a model with another configuration {differs} (stored, wanted); "
-                    "delete that folder to retrain, or change the experiment folder"
-                )
-
     # ---- inference
-
-    def prepare(self, ctx: RunContext) -> None:
-        """Load the finished checkpoint of the preset, training it first when missing (unless
-        ``train_if_missing`` is false: FileNotFoundError naming the folder)."""
-        self.preset = preset = resolve_preset(self.options["preset"], ctx)
-        self.device = resolve_device(self.options["device"])
-        directory = self.checkpoint_dir(ctx, preset)
-        if not is_finished(directory, self.train_config(preset).steps):
-            if not self.options["train_if_missing"]:
-                raise FileNotFoundError(
-                    f"system {self.name!r}: no trained model in {directory} "
-                    f"(run --stage train, or set systems.{self.name}.train_if_missing=true)"
-                )
-            self.train_model(ctx, preset)
-        self.load(directory)
-        self.identity = (f"{self.name}|{json.dumps(self.options, sort_keys=True, default=str)}|{preset}|"
-                         f"{file_digest(directory / WEIGHTS_NAME)}")
 
     def load(self, directory: Path) -> None:
         """Use the model saved in `directory` (config.json + model.safetensors)."""

@@ -184,9 +184,12 @@ class Chain:
             p.prepare(ctx)
 
     def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
+        """The separator's stems, each enhanced in turn; an enhancer with an ``enhances_stems`` attribute
+        (a tuple of names, None for all) enhances only those stems and passes the others on."""
         stems = self.parts[0].separate(mixture, sources)
         for enhancer in self.parts[1:]:
-            stems = {k: enhancer.enhance(v, self.sample_rate) for k, v in stems.items()}
+            only = getattr(enhancer, "enhances_stems", None)
+            stems = {k: enhancer.enhance(v, self.sample_rate) if only is None or k in only else v for k, v in stems.items()}
         return stems
 
     def enhance(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:

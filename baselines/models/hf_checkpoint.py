@@ -23,6 +23,7 @@ from harness.files import atomic_write
 from baselines.bilstm_mask_model import BiLSTMMask, BiLSTMMaskConfig
 from baselines.models.arunet import ARUNet, ARUNetConfig
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
+from baselines.models.mask_unet import MaskUNet, MaskUNetConfig
 from baselines.models.openunmix import OpenUnmix, OpenUnmixConfig
 from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 
@@ -36,6 +37,7 @@ ARCHITECTURES = {
     "ARUNet": (ARUNet, ARUNetConfig),
     "OpenUnmix": (OpenUnmix, OpenUnmixConfig),
     "BiLSTMMask": (BiLSTMMask, BiLSTMMaskConfig),
+    "MaskUNet": (MaskUNet, MaskUNetConfig),
 }
 
 

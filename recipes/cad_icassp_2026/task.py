@@ -8,6 +8,14 @@ after enhancers, `enhancer+whisper`): stage `enhance` computes its raw score per
 it. The leaderboard ranks by RMSE (the challenge's ranking metric) with NCC, Kendall tau and
 Spearman, bootstrap 95% intervals, and each system's difference from the Whisper baseline.
 
+Seed 000's system (T050) and its ablation run as chains before Whisper: `unet_mask+whisper` (the
+attention U-Net mask alone, ``baselines/unet_mask.py``, trained on the fit split's unprocessed ->
+clean-vocals pairs that ``dataset(split)`` exposes), `transient_boost+whisper` (the booster
+alone), `unet_mask+transient_boost+whisper` (both, the seed's full system) and `whisper`
+(neither); the enhancers process the heard signal. The leaderboard's "vs whisper" column words
+the differences as the seed's report does ("error is higher (+7.00)", "correlation is lower
+(-0.13)").
+
 Paired comparison with the baseline (`leaderboard.baseline`, default `whisper`): RMSE is not a
 mean over items, so the per-item quantity it aggregates is differenced: the squared error
 (prediction - correctness)^2 in percentage points squared. Its mean paired difference is
