@@ -2,4 +2,4 @@
 the harness finds it through this project's entry point ``builtins = "baselines"`` in the
 group ``cadenza_harness.systems``, as it finds any outside package's systems."""
 
-from baselines import centre, clip2, ensemble, oracle, predictors, separators, transient, umx4  # noqa: F401  (registration)
+from baselines import centre, clip2, convtasnet_vocals, ensemble, oracle, predictors, separators, transient, umx4  # noqa: F401  (registration)
