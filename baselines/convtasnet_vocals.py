@@ -22,7 +22,7 @@ parameters); ``demo`` is ``ConvTasNetConfig.demo`` (0.26M parameters, L 64 at 22
 trains in about a minute on one CPU thread; ``auto`` picks ``demo`` on the built-in demo data.
 
 Training (``--stage train``, or ``prepare`` when no finished checkpoint exists): random
-segments of ``ctx.dataset("train")`` with targets (vocals, accompaniment = every other track),
+segments of the songs of ``ctx.dataset("train")`` that have a vocals track, with targets (vocals, accompaniment = every other track),
 each stem from its own random song and offset when ``random_mix`` (the official
 ``random_track_mix``; ``mix_background``), a random gain of -6..+3 dB and a left/right swap per
 stem (``baselines.training_data.SegmentSampler``), then ``baselines.training.train_model``: L1
@@ -80,7 +80,7 @@ from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
 from baselines.postfilter import wiener
 from baselines.separators import InstrumentSeparator
 from baselines.training import TrainConfig, derived_seed, init_model, is_finished, train_model
-from baselines.training_data import SegmentSampler, holdout_songs
+from baselines.training_data import SegmentSampler, training_songs
 from evaluators.device import resolve_device
 from harness.errors import HarnessError
 from harness.options import plain
@@ -147,8 +147,7 @@ class ConvTasNetVocals(InstrumentSeparator):
             return directory
         rate = self.model_rate(preset)
         dataset = ctx.dataset("train")
-        held = holdout_songs(dataset.songs, cfg.holdout_fraction)
-        songs = [name for name in sorted(dataset.songs) if name not in held]
+        songs = training_songs(dataset, TARGET, cfg.holdout_fraction)
         seed = derived_seed(self.seed(ctx), self.member_id, TARGET)
         model = init_model(lambda: self.build_model(preset, rate), seed)
         self._check_compatible(directory, model)
