@@ -59,7 +59,10 @@ Options (``systems.<name>``; every one has a default; the rest as ``baselines.se
                       ``ConvTasNet_LyricsSeparation_<Causal|NonCausal>`` subfolder, or a hub cache
                       ``models--cadenzachallenge--ConvTasNet_LyricsSeparation_<...>/snapshots/<rev>``
                       (the revision ``refs/main`` names). Used instead of training; nothing is
-                      downloaded.
+                      downloaded. A model trained here is such a folder too
+                      (``<exp>/<task>/checkpoints/convtasnet_vocals/demo/vocals``), so another task can
+                      use it, e.g. as the CLIP STOI baseline's vocal estimator
+                      (``systems.stoi.separator=convtasnet_vocals``; not run end to end here).
 ``segment``/``overlap``, ``train_if_missing``, ``device``, ``seed``, ``threads``: as
                       ``baselines.separators``.
 

@@ -177,10 +177,12 @@ def official_layout(folder: Path, causal: bool) -> ConvTasNet:
     return model
 
 
-@pytest.mark.parametrize("layout", ["named", "hub_cache"])
+@pytest.mark.parametrize("layout", ["named", "hub_cache", "the folder itself"])
 def test_pretrained_dir_loads_official_layout(tmp_path, train_set, layout):
     root = tmp_path / "hf"
-    if layout == "named":
+    if layout == "the folder itself":
+        folder = root
+    elif layout == "named":
         folder = root / "ConvTasNet_LyricsSeparation_Causal"
     else:
         cache = root / "models--cadenzachallenge--ConvTasNet_LyricsSeparation_Causal"
