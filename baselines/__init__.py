@@ -6,6 +6,7 @@ from baselines import (  # noqa: F401  (registration)
     bilstm_mask,
     centre,
     clip2,
+    convtasnet_vocals,
     ensemble,
     oracle,
     predictors,

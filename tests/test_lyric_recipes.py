@@ -38,8 +38,14 @@ def test_cad2_task1_oracle_and_mixture(task1_demo, tmp_path, capsys):
     scores = pd.read_csv(exp / "cad2/task1/oracle/scores.csv")
     assert list(scores.columns) == ["scene", "song", "listener", "lyrics", "hypothesis_left", "hypothesis_right",
                                     "haaqi_left", "haaqi_right", "haaqi_avg", "whisper_left", "whisper_right",
-                                    "whisper_be", "alpha", "score"]
+                                    "whisper_be", "alpha", "score",
+                                    *(f"{stem}_{m}" for stem in ("vocals", "accompaniment")
+                                      for m in ("sdr", "isr", "sir", "sar", "si_sdr", "nsdr"))]
     row = scores.iloc[0]
+    assert row.vocals_sdr > 40 and row.accompaniment_si_sdr > 40 and row.vocals_nsdr > 30  # the true stems
+    mixture = pd.read_csv(exp / "cad2/task1/mixture/scores.csv")
+    assert mixture["vocals_sdr"].isna().all() and mixture["score"].notna().all()  # no stems, no SDR
+    assert "vocals_sdr" in board and "accompaniment_nsdr" in board
     assert 0 <= row.haaqi_avg <= 1 and 0 <= row.whisper_be <= 1
     assert row.whisper_be == max(row.whisper_left, row.whisper_right)
     assert row.score == pytest.approx(row.alpha * row.whisper_be + (1 - row.alpha) * row.haaqi_avg)

@@ -15,7 +15,7 @@ from harness.demo.listeners import LISTENER_TEMPLATES, LYRIC_RULE, compressor_pa
 from harness.demo.lyric_clips import RATE, lyric_clips
 from harness.demo.store import build, item_rng, write_flac, write_json
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
 
 CAD2_ALPHAS = {"alpha_0": 0.0, "alpha_3": 0.3, "alpha_5": 0.5, "alpha_7": 0.7, "alpha_10": 1.0}
@@ -26,6 +26,8 @@ def make_cad2_task1_demo(root: Path, seed: int = 0, n_songs: dict | None = None,
 
     ``n_songs`` maps split to the number of songs (default ``{"train": 3, "valid": 3}``);
     each song makes one segment and one scene, heard by ``listeners_per_scene`` listeners.
+    Each song has two lyric lines; the valid songs' lines are the last clips, never heard in
+    another split while enough clips remain (``lyric_split``).
     """
     root = Path(root)
     n_songs = dict(n_songs or {"train": 3, "valid": 3})
@@ -33,12 +35,28 @@ def make_cad2_task1_demo(root: Path, seed: int = 0, n_songs: dict | None = None,
     return build(root, params, lambda folder: _write_cad2_task1(folder, seed, n_songs, listeners_per_scene))
 
 
+LINES_PER_SONG = 2
+
+
+def lyric_split(clip_ids: list[str], n_valid_songs: int) -> tuple[list[str], list[str]]:
+    """(clips for the valid split, clips for the other splits): the valid songs' lines are the
+    last ``2 * n_valid_songs`` clips, kept out of the other splits, which cycle through the
+    rest; at least two clips are always left for them (more valid songs than that allows
+    repeat lines among themselves)."""
+    held = min(LINES_PER_SONG * n_valid_songs, len(clip_ids) - LINES_PER_SONG)
+    if held <= 0:
+        return list(clip_ids), list(clip_ids)
+    return clip_ids[-held:], clip_ids[:-held]
+
+
 def _write_cad2_task1(root: Path, seed: int, n_songs: dict, listeners_per_scene: int) -> None:
     clips = lyric_clips()
-    clip_ids = sorted(clips)
+    valid_clips, other_clips = lyric_split(sorted(clips), int(n_songs.get("valid", 0)))
     write_json(root / "metadata" / "alpha.json", CAD2_ALPHAS)
-    clip_cursor = 0
+    cursors = {"valid": 0, "other": 0}
     for s_idx, (split, count) in enumerate(sorted(n_songs.items())):
+        pool_name = "valid" if split == "valid" else "other"
+        pool = valid_clips if split == "valid" else other_clips
         listeners = {}
         params_out = {}
         for l_idx, template in enumerate(LISTENER_TEMPLATES):
@@ -50,8 +68,8 @@ def _write_cad2_task1(root: Path, seed: int, n_songs: dict, listeners_per_scene:
         lids = sorted(listeners)
         for i in range(count):
             rng = item_rng(seed, "cad2-song", split, i)
-            picked = [clip_ids[(clip_cursor + j) % len(clip_ids)] for j in range(2)]
-            clip_cursor += 2
+            picked = [pool[(cursors[pool_name] + j) % len(pool)] for j in range(LINES_PER_SONG)]
+            cursors[pool_name] += LINES_PER_SONG
             lead, gap, tail = 0.8, 0.4, 0.8
             vocal_parts = [clips[c].signal for c in picked]
             n = int((lead + gap + tail) * RATE) + sum(v.size for v in vocal_parts)
@@ -60,9 +78,9 @@ def _write_cad2_task1(root: Path, seed: int, n_songs: dict, listeners_per_scene:
             for v in vocal_parts:
                 vocals[pos : pos + v.size] += v
                 pos += v.size + int(gap * RATE)
-            acc = synth_accompaniment(n, RATE, rng)
+            acc = synth_accompaniment(n, RATE, rng, varied=True)
             stems = {
-                "vocals": pan(vocals * 10 ** (-3 / 20), rng.uniform(-0.1, 0.1)),
+                "vocals": pan(vocals * 10 ** (rng.uniform(-5, -1) / 20), rng.uniform(-0.1, 0.1)),
                 "bass": pan(acc["bass"], 0.0),
                 "drums": np.stack([acc["drums"], np.roll(acc["drums"], int(0.0004 * RATE))], axis=1),
                 "other": pan(acc["other"], rng.uniform(-0.5, 0.5)),
@@ -118,9 +136,13 @@ audio/<path>/{{mixture,vocals,bass,drums,other}}.flac   stereo, 44.1 kHz, 16-bit
 
 How it is made:
 * vocals: two committed espeak-ng lyric lines (harness/demo/assets/lyrics), resampled to 44.1 kHz,
-  placed after a 0.8 s lead-in with a 0.4 s gap, near the centre; `text` is the two lines joined.
-* accompaniment: deterministic numpy synthesis (I-V-vi-IV chord pad = `other`, bass on every
-  beat = `bass`, kick/snare/hat = `drums`); mixture = vocals + bass + drums + other, all
+  placed after a 0.8 s lead-in with a 0.4 s gap, near the centre, at -5..-1 dB; `text` is the
+  two lines joined. The valid songs' lines are not used by the other splits (while enough clips remain).
+* accompaniment: deterministic numpy synthesis, a random arrangement per song
+  (harness/demo/accompaniment.py, `varied=True`: one of four chord progressions as a sustained
+  or arpeggiated pad of random brightness = `other`, with a lead line in the voice's register in
+  about half the songs; bass on beats or eighths = `bass`; kick/snare and hats on eighths or
+  sixteenths = `drums`; levels within +-4 dB); mixture = vocals + bass + drums + other, all
   scaled by one gain when needed so that no file peaks above 0.9.
 * segment: `start_time`/`end_time` (seconds) cover the sung part with 0.3 s margins.
 * listeners: 4 per split from no loss to moderately severe, with 5 dB jitter; compressor

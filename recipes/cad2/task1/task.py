@@ -20,6 +20,17 @@ Differences from pyclarity 0.9.0 main, following the challenge rules
 - the CSV column is `whisper_right` (main writes `whisper_rigth`).
 A system that does not separate (`mixture`) is passed through unchanged: there are no stems
 to rebalance.
+
+Beside the task score, the separated stems are scored as SiSEC scores them (not part of the
+official evaluation): for vocals and accompaniment, BSSEval v4 SDR, ISR, SIR and SAR (1 s
+windows and hops, median over frames; `evaluators.sdr.bsseval_v4`), SI-SDR over the segment
+and NSDR, the SDR gain over the mixture used as the estimate of that stem. The references are
+the segment's vocals and accompaniment (bass + drums + other) times the gain that brought the
+mixture to -40 LUFS, so they are what the separator's input is made of. Columns
+`<stem>_<metric>` (dB), empty for a system without stems (`mixture`) and with
+`evaluate.sdr.enabled=false`; `evaluate.sdr.backend=museval` scores with museval itself (`torch`: the
+torch backend). The leaderboard gives
+the median over songs of the per-song values (each song once, however many listeners).
 """
 
 from __future__ import annotations
@@ -30,9 +41,10 @@ import numpy as np
 
 from evaluators.lyrics import correctness
 from evaluators.msbg import simulate_hearing_loss
+from evaluators.sdr import aggregate_frames, bsseval_v4, sdr_settings, si_sdr
 from evaluators.whisper import Transcriber
 from harness.audio import read_audio, save_task_output
-from harness.hearing_aid import EARS, normalise_loudness
+from harness.hearing_aid import EARS, loudness, normalise_loudness
 from harness.data import MusicDataset, Song, Track, WorkItem
 from harness.errors import InputError
 from harness.metadata import load_json, require
@@ -43,6 +55,9 @@ from submissions.package import AudioSubmission
 from submissions.validate import ExpectedAudio
 
 STEMS = ("vocals", "bass", "drums", "other")
+SEPARATED = ("vocals", "accompaniment")
+SDR_METRICS = ("sdr", "isr", "sir", "sar", "si_sdr", "nsdr")
+SDR_COLUMNS = [f"{stem}_{metric}" for stem in SEPARATED for metric in SDR_METRICS]
 
 
 def downmix(vocals: np.ndarray, accompaniment: np.ndarray, alpha: float) -> np.ndarray:
@@ -51,12 +66,50 @@ def downmix(vocals: np.ndarray, accompaniment: np.ndarray, alpha: float) -> np.n
     return vocals * vamp + accompaniment * (2 - vamp)
 
 
+def _bsseval(estimates: np.ndarray, references: np.ndarray, rate: int, backend: str) -> dict[str, np.ndarray]:
+    """`evaluators.sdr.bsseval_v4` with 1 s windows; where the fast backend cannot solve an
+    exactly singular reference system (a dual-mono stem), museval, the reference, does."""
+    try:
+        return bsseval_v4(estimates, references, rate, backend=backend)
+    except np.linalg.LinAlgError:
+        return bsseval_v4(estimates, references, rate, backend="museval")
+
+
+def separation_scores(estimates: dict[str, np.ndarray], references: dict[str, np.ndarray], mixture: np.ndarray,
+                      rate: int, backend: str = "fast") -> dict[str, float]:
+    """``<stem>_<metric>`` in dB for each stem of `references` ((n, 2) arrays; `estimates` as
+    long): BSSEval v4 SDR/ISR/SIR/SAR (1 s windows, median over frames), SI-SDR over the whole
+    signal, and NSDR = SDR(estimate) - SDR(mixture as the estimate). NaN where BSSEval has no
+    frame to score (a silent reference or estimate). `backend`: ``fast`` | ``museval``."""
+    names = list(references)
+    refs = np.stack([np.asarray(references[k], dtype=float) for k in names])
+    ests = np.stack([np.asarray(estimates[k], dtype=float) for k in names])
+    try:
+        framewise = _bsseval(ests, refs, rate, backend)
+        unseparated = _bsseval(np.stack([np.asarray(mixture, dtype=float)] * len(names)), refs, rate, backend)["sdr"]
+    except ValueError:  # a silent reference or estimate: BSSEval is undefined
+        return {f"{k}_{m}": float("nan") for k in names for m in SDR_METRICS}
+    medians = {m: aggregate_frames(v) for m, v in framewise.items()}
+    floor = aggregate_frames(unseparated)
+    out = {}
+    for i, k in enumerate(names):
+        out.update({f"{k}_{m}": float(medians[m][i]) for m in ("sdr", "isr", "sir", "sar")})
+        out[f"{k}_si_sdr"] = si_sdr(ests[i], refs[i])
+        out[f"{k}_nsdr"] = float(medians["sdr"][i] - floor[i])
+    return out
+
+
+def median_over_songs(column: str):
+    """The leaderboard's value of an SDR column: each song once, then the median (SiSEC)."""
+    return lambda scores: float(scores.drop_duplicates("song")[column].median())
+
+
 class Cad2Task1(AudioSubmission, SceneListenerTask):
     task_id = "cad2/task1"
     accepts = ("separator",)
     needs = VOCALS
     score_columns = ["scene", "song", "listener", "lyrics", "hypothesis_left", "hypothesis_right", "haaqi_left",
-                     "haaqi_right", "haaqi_avg", "whisper_left", "whisper_right", "whisper_be", "alpha", "score"]
+                     "haaqi_right", "haaqi_avg", "whisper_left", "whisper_right", "whisper_be", "alpha", "score", *SDR_COLUMNS]
     primary_metric = "score"
 
     def make_demo(self, root: Path) -> None:
@@ -125,19 +178,35 @@ class Cad2Task1(AudioSubmission, SceneListenerTask):
         ds = self.dataset(self.cfg.split)
         song = ds.songs[item.fields["song"]]
         rate = int(self.cfg.input_sample_rate)
-        mixture = normalise_loudness(ds.load_track(song.mixture, allow_silence=False), rate, float(self.cfg.input_lufs))
-        stems = system.separate(mixture.astype(np.float32), ["vocals", "accompaniment"])
+        raw = ds.load_track(song.mixture, allow_silence=False)
+        mixture = normalise_loudness(raw, rate, float(self.cfg.input_lufs))
+        stems = system.separate(mixture.astype(np.float32), list(SEPARATED))
+        separation = {}
         if set(stems) == {"mixture"}:
             signal = stems["mixture"]
-        elif set(stems) == {"vocals", "accompaniment"}:
+        elif set(stems) == set(SEPARATED):
             signal = downmix(stems["vocals"], stems["accompaniment"], item.fields["alpha"])
+            if sdr_settings(self.cfg.evaluate.get("sdr"))[0]:
+                separation = self._separation_scores(ds, song, stems, mixture, raw)
         else:
             raise InputError(f"system {system.name!r}", f"returned stems {sorted(stems)}, expected vocals and accompaniment")
         listener = self.listeners(self.cfg.split)[item.fields["listener"]]
         signal = self.hearing_aid()(signal, listener)
         path = self.output_path(item, out_dir)
         clipped = save_task_output(path, signal, rate, int(self.cfg.remix_sample_rate), bool(self.cfg.soft_clip))
-        return {**item.fields, "output": str(path), "clipped_samples": clipped}
+        return {**item.fields, "output": str(path), "clipped_samples": clipped, **separation}
+
+    def _separation_scores(self, ds: MusicDataset, song: Song, stems: dict, mixture: np.ndarray, raw: np.ndarray) -> dict:
+        """SDR family of the stems against the segment's vocals and accompaniment, scaled by the
+        gain that normalised the mixture (see the module docstring)."""
+        rate = ds.sample_rate
+        gain = 10 ** ((float(self.cfg.input_lufs) - loudness(raw, rate)) / 20)
+        truth = ds.load_instrument_stems(song)
+        references = {"vocals": truth["vocals"] * gain,
+                      "accompaniment": (truth["bass"] + truth["drums"] + truth["other"]) * gain}
+        n = min(len(mixture), *(len(v) for v in (*references.values(), *stems.values())))
+        return separation_scores({k: stems[k][:n] for k in SEPARATED}, {k: v[:n] for k, v in references.items()},
+                                 mixture[:n], rate, sdr_settings(self.cfg.evaluate.get("sdr"))[1])
 
     def reference(self, item: WorkItem) -> np.ndarray:
         """The official reference before the hearing aid: vocals +1 dB, accompaniment -1 dB,
@@ -175,10 +244,13 @@ class Cad2Task1(AudioSubmission, SceneListenerTask):
         return {**item.fields, "lyrics": lyrics, "hypothesis_left": hyp["left"], "hypothesis_right": hyp["right"],
                 "haaqi_left": haaqi["left"], "haaqi_right": haaqi["right"], "haaqi_avg": haaqi_avg,
                 "whisper_left": corr["left"], "whisper_right": corr["right"], "whisper_be": whisper_be,
-                "score": alpha * whisper_be + (1 - alpha) * haaqi_avg}
+                "score": alpha * whisper_be + (1 - alpha) * haaqi_avg, **{c: enhanced.get(c) for c in SDR_COLUMNS}}
 
     def summary_columns(self) -> list[str]:
-        return ["haaqi_avg", "whisper_be"]
+        return ["haaqi_avg", "whisper_be", *SDR_COLUMNS]
+
+    def summary_reducers(self) -> dict:
+        return {c: median_over_songs(c) for c in SDR_COLUMNS}
 
     def item_media(self, item: WorkItem, systems: dict[str, Path]):
         """The report's clips: the segment's mixture (44.1 kHz), the reference through the
