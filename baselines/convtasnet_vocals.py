@@ -83,7 +83,7 @@ from baselines.inference import torch_threads
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
 from baselines.postfilter import wiener
 from baselines.separators import InstrumentSeparator
-from baselines.training import TrainConfig, derived_seed, init_model, is_finished, train_model
+from baselines.training import TrainConfig, check_compatible, derived_seed, init_model, is_finished, train_model
 from baselines.training_data import SegmentSampler, training_songs
 from evaluators.device import resolve_device
 from harness.errors import HarnessError
@@ -154,7 +154,7 @@ class ConvTasNetVocals(InstrumentSeparator):
         songs = training_songs(dataset, TARGET, cfg.holdout_fraction)
         seed = derived_seed(self.seed(ctx), self.member_id, TARGET)
         model = init_model(lambda: self.build_model(preset, rate), seed)
-        self._check_compatible(directory, model)
+        check_compatible(directory, model)
         sampler = SegmentSampler(dataset, songs, list(SOURCES), rate, cfg.segment_seconds, cfg.max_cached_songs,
                                  rest=ACCOMPANIMENT, mix_songs=bool(self.options["random_mix"]))
         with torch_threads(self.options["threads"]):
