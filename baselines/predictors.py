@@ -16,7 +16,7 @@ from harness.options import read_options
 from harness.systems import INTELLIGIBILITY, RunContext, register
 
 
-@register("whisper", kind="predictor", produces=INTELLIGIBILITY,
+@register("whisper", kind="predictor", produces=INTELLIGIBILITY, compare_with=("stoi",),
           description="better-ear Whisper word correctness against the lyrics (CLIP1 baseline)")
 class WhisperPredictor:
     name = "whisper"

@@ -96,14 +96,34 @@ def runs_on(name: str, task: Any) -> bool:
     return facing.kind == "enhancer" or facing.provides(getattr(task, "needs", None))
 
 
+def control(name: str) -> str | None:
+    """The system a chain is measured against: the chain without its enhancers, i.e. its
+    separator (``sep+post`` -> ``sep``) or its predictor (``enh+pred`` -> ``pred``); None for a
+    single system or a chain of enhancers only."""
+    if "+" not in name:
+        return None
+    specs = chain_specs(name)
+    if specs[-1].kind == "predictor":
+        return specs[-1].name
+    return specs[0].name if specs[0].kind == "separator" else None
+
+
 def with_comparisons(names: list[str]) -> list[str]:
-    """`names` followed by the systems they are compared with, each once (comparisons run first,
-    so a chain's parts are trained and cached before the chain needs them)."""
+    """`names` preceded by the systems they are compared with, each once: a system's
+    ``compare_with``; a chain's :func:`control` and the control's own comparisons (comparisons
+    run first, so a chain's parts are trained and cached before the chain needs them)."""
     out: list[str] = []
-    for name in names:
+
+    def add(name: str) -> None:
+        base = control(name)
+        if base is not None:
+            add(base)
         for other in (*spec(name).compare_with, name) if "+" not in name else (name,):
             if other not in out:
                 out.append(other)
+
+    for name in names:
+        add(name)
     return out
 
 

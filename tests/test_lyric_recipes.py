@@ -66,10 +66,11 @@ def clip_demo(tmp_path_factory):
 
 def test_clip_whisper_and_an_enhancer_chain(clip_demo, tmp_path, capsys):
     exp = tmp_path / "exp"
-    assert main(["cad_icassp_2026", "--system", "whisper,transient_boost+whisper", "--data-root", str(clip_demo),
+    # the chain alone brings its control (whisper) and whisper's comparison (the other CLIP1 baseline, stoi)
+    assert main(["cad_icassp_2026", "--system", "transient_boost+whisper", "--data-root", str(clip_demo),
                  f"--exp-dir={exp}", "team_id=T042", "evaluate.n_boot=50"]) == 0
     board = capsys.readouterr().out
-    assert "| whisper |" in board and "| baseline |" in board and "constant (train mean)" in board
+    assert "| stoi |" in board and "| whisper |" in board and "| baseline |" in board and "constant (train mean)" in board
     assert "transient_boost+whisper" in board and "error is" in board
     predictions = pd.read_csv(exp / "cad_icassp_2026/whisper/ICASSP2026_valid_T042.csv")
     assert list(predictions.columns) == ["signal_id", "intelligibility_score"]

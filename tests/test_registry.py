@@ -64,7 +64,11 @@ def test_an_unknown_capability_is_refused():
 
 def test_comparisons_come_first_once(scratch_registry):
     assert registry.with_comparisons(["sep_a", "mixture"]) == ["oracle", "mixture", "sep_a"]
-    assert registry.with_comparisons(["sep_a+enh_b"]) == ["sep_a+enh_b"]
+    # a chain is compared with its control (the chain without its enhancers) and the control's comparisons
+    assert registry.with_comparisons(["sep_a+enh_b"]) == [*registry.with_comparisons(["sep_a"]), "sep_a+enh_b"]
+    assert registry.with_comparisons(["enh_b+pred_c"]) == [*registry.with_comparisons(["pred_c"]), "enh_b+pred_c"]
+    assert registry.control("enh_b+pred_c") == "pred_c" and registry.control("sep_a+enh_b") == "sep_a"
+    assert registry.control("sep_a") is None and registry.control("enh_b+enh_b") is None
 
 
 def test_build_passes_each_part_its_section(scratch_registry):
