@@ -1,7 +1,8 @@
 """bilstm_mask in PyTorch, ONNX fp32 and ONNX int8, and its post-processing options, side by
-side: parameters, model file sizes, CPU real-time factor and peak memory on 30 s of stereo, and
-the vocal SDR/SIR/SAR of each variant on the CAD2 task 1 evaluation split (``centre`` and the
-mixture as references).
+side with the official ConvTasNet (``convtasnet_vocals``, non-causal and causal): parameters,
+model file sizes, CPU real-time factor and peak memory on 30 s of stereo, and the vocal
+SDR/SIR/SAR of each variant on the CAD2 task 1 evaluation split (``centre`` and the mixture as
+references).
 
     python benchmarks/separator_efficiency.py [--exp-dir exp] [--seconds 30] [--threads 1]
         [--data-root DIR] [override ...]
@@ -48,10 +49,11 @@ VARIANTS = {  # label: (system, extra options)
     "+ vocal compressor -25 dB 3:1 10/100 ms": ("bilstm_mask", {"compressor": COMPRESSOR}),
 }
 TIMED = ("bilstm_mask (PyTorch)", "bilstm_mask_onnx (ONNX fp32)", "bilstm_mask_int8 (ONNX int8)")
+CONVTASNETS = ("convtasnet_vocals", "convtasnet_vocals_causal")  # trained here when missing, like bilstm_mask
 
 
-def setup(exp_dir: Path, data_root: str | None, overrides: list[str]):
-    """(task, run context of bilstm_mask) of the CAD2 task 1 recipe."""
+def setup(exp_dir: Path, data_root: str | None, overrides: list[str], system: str = "bilstm_mask"):
+    """(task, run context of `system`) of the CAD2 task 1 recipe."""
     from harness.recipe import load_config, make_task, select
     from harness.registry import context
 
@@ -59,7 +61,7 @@ def setup(exp_dir: Path, data_root: str | None, overrides: list[str]):
     cfg = load_config(recipe, [*overrides, f"path.exp_root={exp_dir}"], data_root)
     task = make_task(recipe, cfg)
     task.prepare_data()
-    return task, context(task, Path(cfg.path.exp_root) / "cad2" / "task1" / "bilstm_mask")
+    return task, context(task, Path(cfg.path.exp_root) / "cad2" / "task1" / system)
 
 
 def build(task, system: str, extra: dict, threads: int):
@@ -69,7 +71,7 @@ def build(task, system: str, extra: dict, threads: int):
 
     section = OmegaConf.to_container(task.cfg.systems.get(system, OmegaConf.create({})), resolve=True) \
         if "systems" in task.cfg else {}
-    threads = {"threads": threads} if system.startswith("bilstm_mask") else {}
+    threads = {"threads": threads} if system.startswith(("bilstm_mask", "convtasnet_vocals")) else {}
     return spec(system).factory({**section, **extra, **threads})
 
 
@@ -109,7 +111,7 @@ def _vm(field: str) -> float:
 
 def timed_run(exp_dir: str, data_root, overrides, system: str, threads: int, seconds: float) -> dict:
     """In a fresh process: real-time factor and memory of one variant."""
-    task, ctx = setup(Path(exp_dir), data_root, overrides)
+    task, ctx = setup(Path(exp_dir), data_root, overrides, system.split("_onnx")[0].split("_int8")[0])
     sep = build(task, system, {}, threads)
     sep.prepare(ctx)
     songs = evaluation_songs(task)
@@ -168,13 +170,25 @@ def main() -> None:
         sep.prepare(ctx)
         rows.append((label, scores(lambda m, s=sep: s.separate(m, ["vocals", "accompaniment"]), songs)))
 
+    size_of = dict(zip(TIMED, sizes.values()))
+    timed = {label: VARIANTS[label][0] for label in TIMED}
+    for system in CONVTASNETS:
+        from baselines.convtasnet_vocals import TARGET
+
+        _, ctx_c = setup(exp_dir, args.data_root, args.overrides, system)
+        sep = build(task, system, {}, args.threads)
+        sep.prepare(ctx_c)
+        label = f"{system} (PyTorch, {sum(p.numel() for p in sep.models[TARGET].parameters()):,} parameters)"
+        rows.append((label, scores(lambda m, s=sep: s.separate(m, ["vocals", "accompaniment"]), songs)))
+        size_of[label] = (sep.model_dirs[TARGET] / WEIGHTS_NAME).stat().st_size / 2**20
+        timed[label] = system
+
     timing = {}
     spawn = multiprocessing.get_context("spawn")
-    for label in TIMED:
+    for label, system in timed.items():
         with futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
             timing[label] = pool.submit(timed_run, str(exp_dir), args.data_root, args.overrides,
-                                        VARIANTS[label][0], args.threads, args.seconds).result()
-    size_of = dict(zip(TIMED, sizes.values()))
+                                        system, args.threads, args.seconds).result()
 
     print(f"| variant | vocal SDR (dB) | SIR | SAR | file (MiB) | RTF ({args.seconds:g} s, {args.threads} thread) "
           "| RSS loaded / peak (MiB) |")
