@@ -79,13 +79,11 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
-from baselines.inference import torch_threads
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
 from baselines.postfilter import wiener
 from baselines.separators import InstrumentSeparator
-from baselines.training import TrainConfig, check_compatible, derived_seed, init_model, is_finished, train_model
-from baselines.training_data import SegmentSampler, training_songs
-from evaluators.device import resolve_device
+from baselines.training import TrainConfig
+from baselines.training_data import SegmentSampler
 from harness.errors import HarnessError
 from harness.options import plain
 from harness.systems import VOCALS, RunContext, register
@@ -143,27 +141,14 @@ class ConvTasNetVocals(InstrumentSeparator):
 
     # ---- training
 
-    def train_instrument(self, ctx: RunContext, instrument: str, preset: str, stop_after: int | None = None) -> Path:
-        """Train (or resume, or skip when finished) the vocals/accompaniment model; its folder."""
-        cfg = self.train_config(preset)
-        directory = self.checkpoint_dir(ctx, TARGET, preset)
-        if is_finished(directory, cfg.steps):
-            return directory
-        rate = self.model_rate(preset)
-        dataset = ctx.dataset("train")
-        songs = training_songs(dataset, TARGET, cfg.holdout_fraction)
-        seed = derived_seed(self.seed(ctx), self.member_id, TARGET)
-        model = init_model(lambda: self.build_model(preset, rate), seed)
-        check_compatible(directory, model)
-        sampler = SegmentSampler(dataset, songs, list(SOURCES), rate, cfg.segment_seconds, cfg.max_cached_songs,
-                                 rest=ACCOMPANIMENT, mix_songs=bool(self.options["random_mix"]))
-        with torch_threads(self.options["threads"]):
-            train_model(model, sampler, cfg, directory, seed, device=resolve_device(self.options["device"]),
-                        description=f"{self.member_id} {preset}",
-                        extra={"member": self.member_id, "preset": preset, "songs": songs,
-                               "random_mix": bool(self.options["random_mix"])},
-                        stop_after=stop_after)
-        return directory
+    def training_sampler(self, dataset, songs: list[str], instrument: str, rate: int, cfg: TrainConfig) -> SegmentSampler:
+        """Vocals against the sum of the other stems, the songs' stems mixed at random when
+        ``random_mix`` (as the official recipe's training set)."""
+        return SegmentSampler(dataset, songs, list(SOURCES), rate, cfg.segment_seconds, cfg.max_cached_songs,
+                              rest=ACCOMPANIMENT, mix_songs=bool(self.options["random_mix"]))
+
+    def training_metadata(self, instrument: str, preset: str, songs: list[str]) -> dict:
+        return {**super().training_metadata(instrument, preset, songs), "random_mix": bool(self.options["random_mix"])}
 
     # ---- inference
 

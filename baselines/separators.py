@@ -217,15 +217,24 @@ class InstrumentSeparator:
         seed = derived_seed(self.seed(ctx), self.member_id, instrument)
         model = init_model(lambda: self.build_model(preset, rate), seed)
         check_compatible(directory, model)
-        sampler = SegmentSampler(dataset, songs, instrument, rate, cfg.segment_seconds, cfg.max_cached_songs)
+        sampler = self.training_sampler(dataset, songs, instrument, rate, cfg)
         with torch_threads(self.options["threads"]):
             train_model(
                 model, sampler, cfg, directory, seed, device=resolve_device(self.options["device"]),
                 description=f"{self.member_id} {instrument}",
-                extra={"instrument": instrument, "member": self.member_id, "preset": preset, "songs": songs},
+                extra=self.training_metadata(instrument, preset, songs),
                 stop_after=stop_after,
             )
         return directory
+
+    def training_sampler(self, dataset, songs: list[str], instrument: str, rate: int, cfg: TrainConfig) -> SegmentSampler:
+        """The (mixture, target) segments one instrument's model trains on: `instrument` against
+        the rest of each song (a subclass may choose other sources or mix songs)."""
+        return SegmentSampler(dataset, songs, instrument, rate, cfg.segment_seconds, cfg.max_cached_songs)
+
+    def training_metadata(self, instrument: str, preset: str, songs: list[str]) -> dict:
+        """What the checkpoint records about its training data (``train_model``'s ``extra``)."""
+        return {"instrument": instrument, "member": self.member_id, "preset": preset, "songs": songs}
 
     # ---- inference
 
