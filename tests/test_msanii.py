@@ -221,3 +221,13 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
     assert not torch.equal(loaded.ema.out.weight, loaded.unet.out.weight)  # the EMA copy is its own
     with pytest.raises(RuntimeError, match="other training options"):
         train_msanii(fresh(), sampler, MsaniiTrainConfig(**{**cfg.to_dict(), "steps": 6}), tmp_path / "resumed", seed=3)
+
+
+def test_spectrograms_for_figures_match_the_pass():
+    x = chord(1.0)
+    enhancer = MsaniiEnhancer({"strength": 500, "steps": 20}).use(tiny_bundle())
+    mels = enhancer.spectrograms(x, RATE)
+    assert set(mels) == {"input", "noised", "denoised"} and mels["input"].shape == (2, 128, 64)
+    a = enhancer.schedule.alpha_bar_at(500)
+    assert np.std(mels["noised"] - np.sqrt(float(a)) * mels["input"]) == pytest.approx(np.sqrt(1 - float(a)), rel=0.05)
+    assert np.array_equal(mels["denoised"], enhancer.spectrograms(x, RATE)["denoised"])

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from baselines.inference import torch_threads
-from baselines.msanii.diffusion import CosineSchedule, T_TRAIN, generators, repaint, sdedit
+from baselines.msanii.diffusion import CosineSchedule, T_TRAIN, generators, per_sample_noise, repaint, sdedit
 from baselines.models.hf_checkpoint import read_config
 from baselines.msanii.train import (MsaniiModel, MsaniiTrainConfig, StemSampler, load_bundle,
                                     train_config_fields, train_msanii)
@@ -207,33 +207,56 @@ class MsaniiEnhancer:
             self._memo.popitem(last=False)
         return out.copy()
 
+    def _analyse(self, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Unit-RMS (n, ch) audio -> (its complex STFT (1, ch, freq, frames) after zero padding to a
+        multiple of 2^6 frames, its scaled log-mel (1, ch, mels, frames), the padded length)."""
+        model = self.model
+        n = len(audio)
+        length = padded_length(n, max(FRAME_MULTIPLE, model.cfg.frame_multiple))
+        device = next(model.parameters()).device
+        wave = torch.from_numpy(np.ascontiguousarray(np.pad(audio, ((0, length - n), (0, 0))).T))[None].to(device)
+        spec = stft(wave)
+        return spec, model.transform.scale(model.transform.log_mel(spec.abs())), length
+
+    def _diffuse(self, x0: torch.Tensor, seed: int) -> torch.Tensor:
+        """SDEdit (no mask) or RePaint (mask) of a scaled log-mel with the EMA U-Net."""
+        o, model = self.options, self.model
+        if not o["mask"]:
+            return sdedit(model.ema, self.schedule, x0, int(o["strength"]), int(o["steps"]), float(o["eta"]), [seed])
+        known = (1 - self.frame_mask(x0.shape[-1])).to(x0)[None, None, None]
+        return repaint(model.ema, self.schedule, x0, known, int(o["strength"]), int(o["steps"]), float(o["eta"]),
+                       [seed], int(o["jump_length"]), int(o["jump_n_sample"]))
+
     @torch.no_grad()
     def _process(self, audio: np.ndarray, seed: int) -> np.ndarray:
         """Unit-RMS (n, ch) audio at 44.1 kHz -> processed audio (n, ch)."""
         o, model = self.options, self.model
         n = len(audio)
-        multiple = max(FRAME_MULTIPLE, model.cfg.frame_multiple)
-        length = padded_length(n, multiple)
-        device = next(model.parameters()).device
-        wave = torch.from_numpy(np.ascontiguousarray(np.pad(audio, ((0, length - n), (0, 0))).T))[None].to(device)
-        spec = stft(wave)
-        x0 = model.transform.scale(model.transform.log_mel(spec.abs()))
-        mask = self.frame_mask(x0.shape[-1]) if o["mask"] else None
-        if mask is None:
-            mel = sdedit(model.ema, self.schedule, x0, int(o["strength"]), int(o["steps"]), float(o["eta"]), [seed])
-        else:
-            known = (1 - mask).to(x0)[None, None, None]
-            mel = repaint(model.ema, self.schedule, x0, known, int(o["strength"]), int(o["steps"]), float(o["eta"]),
-                          [seed], int(o["jump_length"]), int(o["jump_n_sample"]))
+        spec, x0, length = self._analyse(audio)
+        mel = self._diffuse(x0, seed)
         magnitude = model.vocoder(mel) if o["vocoder"] == "network" else model.transform.pinv_magnitude(mel)
         phase = spec.angle() if o["phase"] == "input" else None
         out = griffin_lim(magnitude.cpu(), length, int(o["griffin_lim_iters"]), None if phase is None else phase.cpu(),
                           generator=generators([seed + 1])[0])
         out = out[0].numpy().T[:n]
-        if mask is not None:
+        if o["mask"]:
             keep = self.sample_mask(n)[:, None]
             out = keep * audio + (1 - keep) * out
         return out.astype(np.float32)
+
+    @torch.no_grad()
+    def spectrograms(self, signal: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+        """The scaled log-mels (channels, mels, frames) of one pass, for figures: ``input``,
+        ``noised`` (x_t at t = strength, the pass's own first noise draw) and ``denoised``."""
+        x = np.asarray(signal, dtype=np.float32)
+        rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+        if rms < SILENCE_RMS:
+            raise HarnessError("system 'msanii': cannot draw the spectrograms of a silent signal")
+        seed = self.signal_seed(x)
+        _, x0, _ = self._analyse(resample(x / rms, sample_rate, SAMPLE_RATE, "polyphase"))
+        noise = per_sample_noise(x0.shape, generators([seed])).to(x0)
+        noised = self.schedule.add_noise(x0, noise, int(self.options["strength"]))
+        return {"input": x0[0].numpy(), "noised": noised[0].numpy(), "denoised": self._diffuse(x0, seed)[0].numpy()}
 
     def frame_mask(self, frames: int) -> torch.Tensor:
         """(frames,) 1 where a frame (centred at k * hop) touches a mask span (one frame of margin)."""
