@@ -231,3 +231,26 @@ def test_spectrograms_for_figures_match_the_pass():
     a = enhancer.schedule.alpha_bar_at(500)
     assert np.std(mels["noised"] - np.sqrt(float(a)) * mels["input"]) == pytest.approx(np.sqrt(1 - float(a)), rel=0.05)
     assert np.array_equal(mels["denoised"], enhancer.spectrograms(x, RATE)["denoised"])
+
+
+def test_prepare_trains_once_then_loads(tmp_path):
+    from harness.systems import RunContext
+
+    section = {"model": TINY.to_dict(), "steps": 10, "griffin_lim_iters": 2, "preset": "demo",
+               "train": {"steps": 3, "batch_size": 2, "segment_frames": 8, "warmup_steps": 1, "ema_start": 1,
+                         "checkpoint_every": 2}}
+    ctx = RunContext(exp_dir=tmp_path / "sys", cfg=None, dataset=lambda split: SyntheticCAD2(songs=3, seconds=1.0),
+                     is_demo=True, seed=5)
+    with pytest.raises(FileNotFoundError, match="msanii"):
+        MsaniiEnhancer({**section, "train_if_missing": False}).prepare(ctx)
+    enhancer = MsaniiEnhancer(section)
+    enhancer.prepare(ctx)
+    weights = tmp_path / "checkpoints" / "msanii" / "demo" / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    again = MsaniiEnhancer({**section, "train_if_missing": False})
+    again.prepare(ctx)  # finished: loads, does not train
+    assert weights.stat().st_mtime_ns == stamp
+    x = chord(0.5)
+    assert np.array_equal(enhancer.enhance(x, RATE), again.enhance(x, RATE))  # same weights, same seed
+    with pytest.raises(HarnessError, match="another configuration"):
+        MsaniiEnhancer({**section, "model": {**TINY.to_dict(), "width": 8}}).prepare(ctx)
