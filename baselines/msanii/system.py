@@ -22,11 +22,20 @@ Options (``systems.msanii.<key>``):
 ``eta``               DDIM eta (0: deterministic given the seed).
 ``seed``              null: the run's seed. The noise of a signal is drawn from (seed, a hash of
                       the signal), so it does not depend on the order of the work.
-``griffin_lim_iters`` Griffin-Lim iterations (32; the seed used 200 from a random phase; 0: the starting
-                      phase as is). 200 cost 5.6 s per 4 s stereo stem on one CPU core.
+``griffin_lim_iters`` Griffin-Lim iterations (0: the starting phase as is; the seed used 200 from a
+                      random phase). 200 cost 5.6 s per 4 s stereo stem on one CPU core.
 ``phase``             ``input`` (Griffin-Lim starts from the input's STFT phase, which a
                       post-processor has) or ``random`` (the seed's generation setting).
-``vocoder``           ``network`` (the trained mel -> |STFT| network) or ``pinv`` (pseudo-inverse).
+``vocoder``           ``pinv`` (the mel filters' pseudo-inverse) or ``network`` (the trained mel -> |STFT|
+                      network, the seed's).
+
+Defaults measured on one demo valid stem (Sax, 4 s) with the 400-step demo checkpoint, SI-SDR
+of the output at t = 0 (the round trip alone) against the input: pinv with the input phase
+13.6 dB; pinv + 32 Griffin-Lim iterations from the input phase -3.8 dB, from a random phase
+-27.5 dB; the network vocoder with the input phase -7.3 dB (its loss was still 1.75 after 400
+steps; the seed trains it 40k), + 32 iterations -22.7 dB. Hence pinv, input phase, no
+Griffin-Lim by default; the seed's setting is ``vocoder=network griffin_lim_iters=200
+phase=random``.
 ``mask``              null, or a list of [start, end] spans in seconds to regenerate (gap filling).
 ``jump_length``/``jump_n_sample`` RePaint's resampling (jump_n_sample 1: none).
 ``preset``            ``auto`` | ``demo`` | ``full`` (as the separators: demo on the harness's demo data).
@@ -68,9 +77,9 @@ DEFAULTS: dict[str, Any] = {
     "steps": 200,
     "eta": 0.0,
     "seed": None,
-    "griffin_lim_iters": 32,
+    "griffin_lim_iters": 0,
     "phase": "input",
-    "vocoder": "network",
+    "vocoder": "pinv",
     "mask": None,
     "jump_length": 10,
     "jump_n_sample": 1,
