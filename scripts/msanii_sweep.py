@@ -93,7 +93,7 @@ def table(haaqi, stems, strengths: list[int]) -> str:
         cells = [label if label == "control" else label[1:]]
         for frame, unit in ((h, None), (s["sdr"], "dB"), (s["si_sdr"], "dB")):
             fmt = "{:.3f}" if unit is None else "{:.2f}"
-            both = frame[[label, "control"]].replace([np.inf, -np.inf], np.nan).dropna()
+            both = frame[list(dict.fromkeys([label, "control"]))].replace([np.inf, -np.inf], np.nan).dropna()
             mean, half, _ = mean_ci(both[label])
             cells.append(f"{fmt.format(mean)} ± {fmt.format(half)}")
             if label == "control":
@@ -141,11 +141,11 @@ def main() -> None:
     started = time.perf_counter()
     haaqi, stems, figure = run(strengths, [f"path.exp_root={args.exp_root}", *args.overrides])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    text = table(haaqi, stems, strengths)
-    (args.out.with_suffix(".md")).write_text(text + "\n")
-    haaqi.to_csv(f"{args.out}_haaqi.csv", index=False)
+    haaqi.to_csv(f"{args.out}_haaqi.csv", index=False)  # the scores first: the table is made from these files
     stems.to_csv(f"{args.out}_stems.csv", index=False)
     plot(figure, args.out.with_suffix(".png"))
+    text = table(haaqi, stems, strengths)
+    (args.out.with_suffix(".md")).write_text(text + "\n")
     print(text)
     print(f"wall {time.perf_counter() - started:.0f} s; wrote {args.out}.md, _haaqi.csv, _stems.csv, .png")
 

@@ -254,3 +254,23 @@ def test_prepare_trains_once_then_loads(tmp_path):
     assert np.array_equal(enhancer.enhance(x, RATE), again.enhance(x, RATE))  # same weights, same seed
     with pytest.raises(HarnessError, match="another configuration"):
         MsaniiEnhancer({**section, "model": {**TINY.to_dict(), "width": 8}}).prepare(ctx)
+
+
+def test_sweep_table_pairs_each_strength_with_the_control():
+    import importlib.util
+    from pathlib import Path
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("msanii_sweep", Path(__file__).parents[1] / "scripts" / "msanii_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 0.8, 6)
+    haaqi = pd.DataFrame([{"song": "s", "pair": i, "label": label, "haaqi": base[i] - shift}
+                          for label, shift in (("control", 0.0), ("t0", 0.1)) for i in range(6)])
+    stems = pd.DataFrame([{"song": "s", "stem": f"x{i}", "label": label, "sdr": 5.0 - shift + i, "si_sdr": 3.0 - shift + i}
+                          for label, shift in (("control", 0.0), ("t0", 2.0)) for i in range(4)])
+    text = sweep.table(haaqi, stems, [0])
+    control, t0 = text.splitlines()[2:]
+    assert control.startswith("| control | ") and "-0.100 [-0.100, -0.100]" in t0 and "-2.00 [-2.00, -2.00]" in t0
