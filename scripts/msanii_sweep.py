@@ -128,6 +128,9 @@ def plot(figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+    from PIL import Image
+
+    Image.open(path).convert("RGB").quantize(64).save(path, optimize=True)  # a 64-colour palette: a few hundred kB less
 
 
 def main() -> None:
