@@ -8,6 +8,7 @@ from baselines import (  # noqa: F401  (registration)
     clip2,
     convtasnet_vocals,
     ensemble,
+    msanii,
     oracle,
     predictors,
     separators,
