@@ -224,7 +224,13 @@ class Run:
             self.stage("fit", fit_items)
             records = latest(read_records(self.results_dir, "fit"), self.hash)
             keys = {it.key for it in fit_items}
-            self.task.fit([r for k, r in sorted(records.items()) if k in keys and r["status"] == "ok"], self.exp_dir)
+            ok = [r for k, r in sorted(records.items()) if k in keys and r["status"] == "ok"]
+            if not ok:
+                failed = [r for k, r in sorted(records.items()) if k in keys]
+                reason = failed[0].get("error", "no record") if failed else "no record"
+                raise HarnessError(f"{self.system_name}: none of the {len(fit_items)} fit items succeeded "
+                                   f"(first error: {reason}); see {self.results_dir}")
+            self.task.fit(ok, self.exp_dir)
 
     def stage(self, stage: str, items: list | None = None) -> dict:
         """Run enhance, evaluate (or fit, on `items`) over this shard; returns counts."""

@@ -97,3 +97,12 @@ def test_clip_stoi_baseline(clip_demo, tmp_path):
 def test_prediction_task_rejects_a_separator(clip_demo, tmp_path, capsys):
     assert main(["cad_icassp_2026", "--system", "centre", "--data-root", str(clip_demo), f"--exp-dir={tmp_path}"]) == 2
     assert "none of ['centre'] runs on 'cad_icassp_2026' (cad_icassp_2026 takes predictor systems producing intelligibility)" in capsys.readouterr().err
+
+
+def test_a_fit_stage_where_every_item_fails_is_one_line(clip_demo, tmp_path, capsys):
+    code = main(["cad_icassp_2026", "--system", "stoi", "--alone", "--data-root", str(clip_demo),
+                 f"--exp-dir={tmp_path / 'exp'}", "systems.stoi.separator=convtasnet_vocals",
+                 f"systems.convtasnet_vocals.pretrained_dir={tmp_path / 'nothing'}"])
+    err = capsys.readouterr().err
+    assert code != 0 and "none of the 8 fit items succeeded" in err and "pretrained_dir" in err
+    assert "Traceback" not in err
