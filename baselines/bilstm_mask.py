@@ -195,6 +195,12 @@ class BiLSTMMaskSeparator:
         ``tune.trials`` > 0 first run (or resume) the Optuna study."""
         self.train_final(ctx, resolve_preset(self.options["preset"], ctx))
 
+    def trial_evaluator(self, model) -> "BiLSTMMaskSeparator":
+        """A PyTorch separator (whatever this variant runs) around a tuning trial's trained `model`."""
+        evaluator = BiLSTMMaskSeparator({"threads": self.options["threads"]})
+        evaluator.model, evaluator.net = model.eval(), model.net
+        return evaluator
+
     def train_final(self, ctx: RunContext, preset: str, stop_after: int | None = None) -> Path:
         model_over, train_over = {}, {}
         directory = self.checkpoint_dir(ctx, preset)

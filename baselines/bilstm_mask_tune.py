@@ -126,8 +126,6 @@ def run_study(separator, ctx, preset: str, directory: Path) -> dict:
         import optuna
     except ImportError:
         raise HarnessError("tuning needs the package 'optuna' (pip install -e '.[deploy]')") from None
-    from baselines.bilstm_mask import BiLSTMMaskSeparator
-
     options = separator.tune_options
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -154,8 +152,7 @@ def run_study(separator, ctx, preset: str, directory: Path) -> dict:
         model = separator.train_one(dataset, train_songs, model_cfg, cfg, trial_dir,
                                     derived_seed(seed, "bilstm_mask", "tune", params_key(params)),
                                     f"tune trial {trial.number}", {"preset": preset, "trial": params})
-        evaluator = BiLSTMMaskSeparator({"threads": separator.options["threads"]})
-        evaluator.model, evaluator.net = model.eval(), model.net
+        evaluator = separator.trial_evaluator(model)
         return validation_sdr(evaluator, dataset, held, float(options["max_seconds"]))
 
     def complete() -> int:
