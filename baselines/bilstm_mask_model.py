@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.models import spectral
 from baselines.models.model_config import ModelConfig
 
 SOURCES = ("vocals", "accompaniment")
@@ -134,17 +135,11 @@ class BiLSTMMask(nn.Module):
 
     def spectrum(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, channels, time) -> complex (batch, channels, bins, frames); centred Hann frames."""
-        b, c, t = x.shape
-        spec = torch.stft(x.reshape(b * c, t), self.cfg.n_fft, self.cfg.hop, window=self.window, center=True,
-                          pad_mode="constant", return_complex=True)
-        return spec.reshape(b, c, *spec.shape[-2:])
+        return spectral.stft(x, self.cfg.n_fft, self.cfg.hop, self.window)
 
     def waveform(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """complex (..., bins, frames) -> (..., length), the inverse of ``spectrum``."""
-        lead = spec.shape[:-2]
-        out = torch.istft(spec.reshape(-1, *spec.shape[-2:]), self.cfg.n_fft, self.cfg.hop, window=self.window,
-                          center=True, length=length)
-        return out.reshape(*lead, length)
+        return spectral.istft(spec, self.cfg.n_fft, self.cfg.hop, self.window, length)
 
     @staticmethod
     def normalise(magnitude: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

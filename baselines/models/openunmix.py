@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.models import spectral
 from baselines.models.model_config import ModelConfig
 
 VDBO_TARGETS = ("vocals", "drums", "bass", "other")
@@ -142,17 +143,11 @@ class OpenUnmix(nn.Module):
 
     def stft(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, channels, time) -> complex (batch, channels, bins, frames); time already padded."""
-        b, c, t = x.shape
-        spec = torch.stft(x.reshape(b * c, t), self.cfg.n_fft, self.cfg.hop, window=self.window, center=True,
-                          pad_mode="constant", return_complex=True)
-        return spec.reshape(b, c, *spec.shape[-2:])
+        return spectral.stft(x, self.cfg.n_fft, self.cfg.hop, self.window)
 
     def istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """complex (..., bins, frames) -> (..., length)."""
-        lead = spec.shape[:-2]
-        out = torch.istft(spec.reshape(-1, *spec.shape[-2:]), self.cfg.n_fft, self.cfg.hop, window=self.window,
-                          center=True, length=length)
-        return out.reshape(*lead, length)
+        return spectral.istft(spec, self.cfg.n_fft, self.cfg.hop, self.window, length)
 
     def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Initialise the input scaling from per-bin magnitude statistics ``(bins,)`` (all bins or

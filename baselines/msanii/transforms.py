@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.models import spectral
+
 SAMPLE_RATE = 44100
 N_FFT = 2048
 HOP = 1024
@@ -41,19 +43,12 @@ def padded_length(n_samples: int, multiple: int = FRAME_MULTIPLE, hop: int = HOP
 def stft(audio: torch.Tensor, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
     """Complex STFT (..., n_fft // 2 + 1, 1 + n // hop) of real audio (..., n), Hann window,
     centred with zero padding (signals shorter than a frame are fine)."""
-    shape = audio.shape
-    window = torch.hann_window(n_fft, dtype=audio.dtype, device=audio.device)
-    spec = torch.stft(audio.reshape(-1, shape[-1]), n_fft, hop, window=window, center=True, pad_mode="constant",
-                      return_complex=True)
-    return spec.reshape(*shape[:-1], *spec.shape[-2:])
+    return spectral.stft(audio, n_fft, hop, torch.hann_window(n_fft, dtype=audio.dtype, device=audio.device))
 
 
 def istft(spec: torch.Tensor, length: int, n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
     """Inverse of `stft`: (..., freq, frames) -> (..., length)."""
-    shape = spec.shape
-    window = torch.hann_window(n_fft, dtype=spec.real.dtype, device=spec.device)
-    audio = torch.istft(spec.reshape(-1, *shape[-2:]), n_fft, hop, window=window, center=True, length=length)
-    return audio.reshape(*shape[:-2], length)
+    return spectral.istft(spec, n_fft, hop, torch.hann_window(n_fft, dtype=spec.real.dtype, device=spec.device), length)
 
 
 def griffin_lim(magnitude: torch.Tensor, length: int, iterations: int, phase: torch.Tensor | None = None,
