@@ -345,16 +345,21 @@ class Ensemble:
             return {"chosen": "fitted", "reason": "the task offers no score_separations"}
         candidates = {"fitted": fitted, **self._simple_candidates()}
         split = "valid" if self.learn["split"] == "valid" else "train"
+
+        def calls():  # one song's candidates at a time: made as the workers ask for them
+            for name in songs[: int(self.learn["select_songs"])]:
+                song = dataset.songs[name]
+                mixture = np.asarray(dataset.load_track(song.mixture), dtype=np.float32)
+                instruments = song_instruments(song)
+                outputs = {m: s.separate(mixture, instruments) for m, s in self.members.items()}
+                separations = {label: self._combine(mixture, instruments, weights, outputs)
+                               for label, weights in candidates.items()}
+                yield split, name, separations, int(self.learn["select_pairs"])
+
+        # HAAQI of every candidate, the costly part, on the run's workers; summed in song order
         totals = dict.fromkeys(candidates, 0.0)
         pairs = 0
-        for name in songs[: int(self.learn["select_songs"])]:  # HAAQI per candidate: the costly part
-            song = dataset.songs[name]
-            mixture = np.asarray(dataset.load_track(song.mixture), dtype=np.float32)
-            instruments = song_instruments(song)
-            outputs = {m: s.separate(mixture, instruments) for m, s in self.members.items()}
-            separations = {label: self._combine(mixture, instruments, weights, outputs)
-                           for label, weights in candidates.items()}
-            scores = task.score_separations(split, name, separations, int(self.learn["select_pairs"]))
+        for scores in ctx.map(task.score_separations, calls()):
             for label, values in scores.items():
                 totals[label] += sum(values)
             pairs += len(scores["fitted"])

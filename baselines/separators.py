@@ -94,12 +94,12 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 
 # Training budgets of the demo preset (22.05 kHz models, batch 4), per instrument on one CPU
-# thread: ConvTasNet 120 x 0.29 s, Wave-U-Net 120 x 0.32 s, ARUNet 120 x 0.27 s (AMD Zen 4;
-# benchmarks/README.md has the headline run they were chosen for).
+# thread: ConvTasNet 60 x 0.29 s, Wave-U-Net 60 x 0.31 s, ARUNet 60 x 0.26 s (Intel Xeon;
+# benchmarks/README.md has the headline runs they were chosen by).
 DEMO_TRAIN = {
-    "convtasnet": {"steps": 120, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
-    "waveunet": {"steps": 120, "batch_size": 4, "segment_seconds": 0.75, "lr": 2e-3},
-    "arunet": {"steps": 120, "batch_size": 4, "segment_seconds": 0.75, "lr": 3e-3},
+    "convtasnet": {"steps": 60, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
+    "waveunet": {"steps": 60, "batch_size": 4, "segment_seconds": 0.75, "lr": 2e-3},
+    "arunet": {"steps": 60, "batch_size": 4, "segment_seconds": 0.75, "lr": 3e-3},
 }
 FULL_TRAIN = {"steps": 100_000, "batch_size": 4, "segment_seconds": 3.0, "lr": 1e-3, "checkpoint_every": 1000}
 

@@ -165,9 +165,10 @@ def build_chain(name: str, cfg: Any, cache_dir: Path | None) -> Any:
     return parts[0] if len(parts) == 1 else Chain(name, parts)
 
 
-def context(task, exp_dir: Path, seed: int = 0) -> RunContext:
+def context(task, exp_dir: Path, seed: int = 0, jobs: int = 1) -> RunContext:
     """The run context of one (task, system folder): its checkpoints and separation cache
-    beside the systems' folders, and a builder for the systems a composite one uses."""
+    beside the systems' folders, a builder for the systems a composite one uses, and the
+    run's `jobs` worker processes for a system's own fitting (``RunContext.map``)."""
     cache_dir = Path(exp_dir).parent / "separations"
     return RunContext(
         exp_dir=Path(exp_dir),
@@ -180,13 +181,14 @@ def context(task, exp_dir: Path, seed: int = 0) -> RunContext:
         separation_cache_dir=cache_dir,
         task=task,
         build=lambda name: build_chain(name, task.cfg, cache_dir),
+        jobs=max(1, int(jobs)),
     )
 
 
-def build_system(task, system_name: str, exp_dir: Path) -> tuple["Chain", RunContext]:
+def build_system(task, system_name: str, exp_dir: Path, jobs: int = 1) -> tuple["Chain", RunContext]:
     """The chain of a system name, each part built from its config section and separators
     wrapped in the shared separation cache, with the run context to prepare it with."""
-    ctx = context(task, exp_dir)
+    ctx = context(task, exp_dir, jobs=jobs)
     return Chain(system_name, _cached_parts(system_name, task.cfg, ctx.separation_cache_dir)), ctx
 
 

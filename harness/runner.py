@@ -206,7 +206,9 @@ class Run:
 
         A part that splits its training into independent units (`training_units`, e.g. one
         model per instrument) has them trained by the run's workers; the rest trains here."""
-        system, ctx = build_system(self.task, self.system_name, self.exp_dir)
+        # a system's own fitting (an ensemble's weights) may use the run's local workers
+        local_jobs = self.options.jobs if self.options.backend in ("loky", "dask") else 1
+        system, ctx = build_system(self.task, self.system_name, self.exp_dir, jobs=local_jobs)
         for index, part in enumerate(system.parts):
             if hasattr(part, "training_units"):
                 units = part.training_units(ctx)

@@ -21,7 +21,7 @@ carry ``__cadenza_spec__ = {"kind": ..., "produces": [...], "description": ...}`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -50,7 +50,8 @@ class RunContext:
     predictor's vocal separator) get their parts this way. ``is_demo`` is True when the data
     is the harness's built-in demo (systems then pick their small presets), ``None`` when the
     harness cannot tell (other data; a system may judge from the data itself). ``task`` is the recipe's task object (for systems that score
-    candidates with the task's own score, e.g. ``task.score_separations``)."""
+    candidates with the task's own score, e.g. ``task.score_separations``). ``jobs`` is the run's
+    number of worker processes, which ``map`` lends to a system's own fitting."""
 
     exp_dir: Path
     cfg: Any  # the resolved OmegaConf config of the run
@@ -61,6 +62,20 @@ class RunContext:
     separation_cache_dir: Path | None = None
     task: Any = None
     build: Callable[[str], Any] | None = None
+    jobs: int = 1
+
+    def map(self, function: Callable[..., Any], calls: Iterable[tuple]) -> Iterator:
+        """``function(*args)`` for each tuple of ``calls``, yielded in the order of ``calls``, on
+        up to ``jobs`` local worker processes (joblib's loky) when ``jobs`` > 1, in this process
+        otherwise. ``calls`` is consumed only a few ahead of the workers (a generator keeps
+        memory bounded). ``function`` and the arguments must pickle: a task does (as its recipe
+        folder and resolved config), a bound method of it too; large arrays travel as memory maps."""
+        if self.jobs <= 1:
+            return (function(*args) for args in calls)
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=self.jobs, backend="loky", return_as="generator", pre_dispatch="n_jobs")
+        return parallel(delayed(function)(*args) for args in calls)
 
     @property
     def checkpoint_dir(self) -> Path:

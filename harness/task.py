@@ -20,6 +20,7 @@ from harness import leaderboard
 from harness.errors import HarnessError, InputError
 from harness.hearing_aid import HearingAid
 from harness.metadata import load_json, load_listeners
+from harness.recipe import load_task_module
 
 
 def seed_from_key(key: str) -> int:
@@ -30,6 +31,10 @@ def seed_from_key(key: str) -> int:
 def legacy_rng(key: str) -> np.random.RandomState:
     """A RandomState seeded as `np.random.seed(seed_from_key(key))` would seed the global one."""
     return np.random.RandomState(seed_from_key(key))
+
+
+def _rebuild_task(recipe_dir: str, class_name: str, cfg_yaml: str) -> "Task":
+    return getattr(load_task_module(Path(recipe_dir)), class_name)(OmegaConf.create(cfg_yaml), Path(recipe_dir))
 
 
 class Task:
@@ -46,6 +51,12 @@ class Task:
     def __init__(self, cfg: Any, recipe_dir: Path):
         self.cfg = cfg
         self.recipe_dir = Path(recipe_dir)
+
+    def __reduce__(self):
+        """A task travels to worker processes as its recipe folder, class name and resolved
+        config (its module is loaded by path, so it cannot be pickled by reference); the copy
+        rebuilds its caches."""
+        return _rebuild_task, (str(self.recipe_dir), type(self).__name__, OmegaConf.to_yaml(self.cfg, resolve=True))
 
     # data -------------------------------------------------------------------------------------
     def make_demo(self, root: Path) -> None:

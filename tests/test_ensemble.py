@@ -230,6 +230,19 @@ def test_selection_takes_a_member_alone_when_it_scores_better(tmp_path):
         np.testing.assert_allclose(ensemble.weights.column(instrument), [0, 0, 1])
 
 
+def test_selection_on_two_workers_is_the_selection_on_one(tmp_path):
+    """The candidates' scores are computed on the run's workers (RunContext.map) and summed in
+    song order: the choice and every mean are those of the in-process run, bit for bit."""
+    selections = []
+    for jobs in (1, 2):
+        ctx = fake_ctx(tmp_path / str(jobs), task=ScoringTask(filter_b), jobs=jobs)
+        Ensemble({"members": ["fake_a", "fake_b", "fake_c"], "weights": "learned",
+                  "learn": {"split": "train", "pool_songs": 0}}).prepare(ctx)
+        selections.append(json.loads((ctx.checkpoint_dir / "ensemble" / "learned_weights.json").read_text())["selection"])
+    assert selections[0]["chosen"] == "fake_b alone"
+    assert selections[1] == selections[0]
+
+
 def test_selection_ties_keep_the_fit_and_none_skips_it(tmp_path):
     _, selection, _ = _selected(tmp_path / "tie", None)
     assert selection["chosen"] == "fitted" and len(set(selection["mean_haaqi"].values())) == 1

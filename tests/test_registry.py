@@ -6,6 +6,7 @@ import pytest
 
 from harness import registry, systems
 from harness.errors import HarnessError
+from harness.systems import RunContext
 
 
 @pytest.fixture
@@ -109,3 +110,24 @@ def test_context_says_demo_only_when_it_knows(is_demo, expected, tmp_path):
     ctx = registry.context(FakeTask(), tmp_path / "system")
     assert ctx.is_demo is expected
     assert ctx.separation_cache_dir == tmp_path / "separations"
+
+
+def _square_logged(x, log):
+    log.append(x)  # a copy in a worker process: the caller's list is untouched there
+    return x * x
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_context_map_keeps_the_order_of_the_calls(jobs, tmp_path):
+    ctx = RunContext(exp_dir=tmp_path, cfg=None, dataset=None, jobs=jobs)
+    drawn = []
+
+    def calls():
+        for x in range(7):
+            drawn.append(x)
+            yield x, []
+
+    results = ctx.map(_square_logged, calls())
+    if jobs == 1:
+        assert drawn == []  # in process: nothing is drawn before the results are asked for
+    assert list(results) == [x * x for x in range(7)] and drawn == list(range(7))

@@ -112,3 +112,22 @@ def test_results_record_config_and_versions(run_cli, tmp_path):
     header = json.loads((exp / RESULTS.format("mixture") / "enhance-1of1.jsonl").read_text().splitlines()[0])["header"]
     assert header["config"]["enhancer"]["attack"] == [11, 11, 14, 13, 11, 11]
     assert len(header["config_hash"]) == 12 and "pyclarity" in header["versions"]
+
+
+def test_a_task_travels_to_worker_processes(tmp_path):
+    """A task's module is loaded by path, so the task pickles as its recipe folder, class and
+    resolved config; a worker process rebuilds it (RunContext.map sends bound methods)."""
+    import pickle
+
+    from omegaconf import OmegaConf
+
+    from harness.recipe import load_config, make_task, select
+    from harness.systems import RunContext
+
+    recipe = select("cad2", "task2")[0]
+    task = make_task(recipe, load_config(recipe, [f"path.exp_root={tmp_path}"]))
+    copy = pickle.loads(pickle.dumps(task))
+    assert type(copy) is type(task) and copy.recipe_dir == task.recipe_dir
+    assert OmegaConf.to_yaml(copy.cfg) == OmegaConf.to_yaml(task.cfg, resolve=True)
+    ctx = RunContext(exp_dir=tmp_path, cfg=task.cfg, dataset=None, jobs=2)
+    assert list(ctx.map(task.summary_columns, [(), ()])) == [task.summary_columns()] * 2
