@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from harness import registry
 from harness.errors import HarnessError
+from harness.parallel import local_jobs
 from harness.report import site as report_site
 from harness.recipe import RECIPES_DIR, discover, load_config, make_task, select
 from harness.results import IncompleteResults
@@ -224,7 +225,8 @@ def run_one(recipe, cfg, system_name: str, options: RunOptions, stages) -> int:
     run = Run(recipe, cfg, system_name, options)
     start = time.perf_counter()
     if set(stages) & {"train", "enhance", "evaluate"}:
-        run.task.prepare_data()
+        with local_jobs(options.local_jobs):  # a demo set renders its songs on the run's workers
+            run.task.prepare_data()
         run.write_config()
     if "train" in stages:
         run.train()

@@ -14,3 +14,6 @@ class InputError(HarnessError):
         self.where = str(where)
         self.problem = problem
         super().__init__(f"{self.where}: {problem}")
+
+    def __reduce__(self):  # rebuilt from its two parts, so it crosses process boundaries (a training worker)
+        return type(self), (self.where, self.problem)

@@ -44,6 +44,12 @@ class RunOptions:
     allow_partial: bool = False
     progress: bool = field(default_factory=lambda: sys.stderr.isatty())
 
+    @property
+    def local_jobs(self) -> int:
+        """Processes this machine may use for work outside the item stages (a demo set's
+        rendering, an ensemble's weight fit): ``jobs`` unless the items run elsewhere (SLURM)."""
+        return self.jobs if self.backend in ("loky", "dask") else 1
+
 
 def parse_shard(text: str) -> tuple[int, int]:
     try:
@@ -206,9 +212,7 @@ class Run:
 
         A part that splits its training into independent units (`training_units`, e.g. one
         model per instrument) has them trained by the run's workers; the rest trains here."""
-        # a system's own fitting (an ensemble's weights) may use the run's local workers
-        local_jobs = self.options.jobs if self.options.backend in ("loky", "dask") else 1
-        system, ctx = build_system(self.task, self.system_name, self.exp_dir, jobs=local_jobs)
+        system, ctx = build_system(self.task, self.system_name, self.exp_dir, jobs=self.options.local_jobs)
         for index, part in enumerate(system.parts):
             if hasattr(part, "training_units"):
                 units = part.training_units(ctx)

@@ -28,6 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from harness.parallel import ordered_map
+
 ENTRY_POINT_GROUP = "cadenza_harness.systems"
 KINDS = ("separator", "enhancer", "predictor")
 
@@ -65,17 +67,10 @@ class RunContext:
     jobs: int = 1
 
     def map(self, function: Callable[..., Any], calls: Iterable[tuple]) -> Iterator:
-        """``function(*args)`` for each tuple of ``calls``, yielded in the order of ``calls``, on
-        up to ``jobs`` local worker processes (joblib's loky) when ``jobs`` > 1, in this process
-        otherwise. ``calls`` is consumed only a few ahead of the workers (a generator keeps
-        memory bounded). ``function`` and the arguments must pickle: a task does (as its recipe
-        folder and resolved config), a bound method of it too; large arrays travel as memory maps."""
-        if self.jobs <= 1:
-            return (function(*args) for args in calls)
-        from joblib import Parallel, delayed
-
-        parallel = Parallel(n_jobs=self.jobs, backend="loky", return_as="generator", pre_dispatch="n_jobs")
-        return parallel(delayed(function)(*args) for args in calls)
+        """``function(*args)`` for each tuple of ``calls``, in order, on up to ``jobs`` local
+        worker processes (``harness.parallel.ordered_map``). A task pickles (as its recipe folder
+        and resolved config), a bound method of it too."""
+        return ordered_map(function, calls, self.jobs)
 
     @property
     def checkpoint_dir(self) -> Path:

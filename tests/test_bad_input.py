@@ -132,3 +132,13 @@ def test_list_shows_recipes_and_systems(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out
     assert "cad2/task2" in out and "oracle" in out and "mixture" in out
+
+
+def test_an_input_error_crosses_process_boundaries():
+    """A training worker's InputError reaches the parent with its message (not an unpickling error)."""
+    import pickle
+
+    from harness.errors import InputError
+
+    error = pickle.loads(pickle.dumps(InputError("a.flac", "truncated")))
+    assert isinstance(error, InputError) and (error.where, error.problem, str(error)) == ("a.flac", "truncated", "a.flac: truncated")

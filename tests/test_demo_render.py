@@ -118,3 +118,18 @@ def test_cli_reports_a_missing_soundfont_in_one_line(monkeypatch, tmp_path, caps
     assert code == 2 and len(err) == 1, err
     assert err[0].startswith("error: ") and err[0].endswith("soundfont not found (apt-get install fluid-soundfont-gm)")
     assert not any((tmp_path / "demo").rglob("*.flac"))  # no half-written set left behind
+
+
+def test_cad2_demo_bytes_do_not_depend_on_the_workers(tiny_demo, tmp_path):
+    """Every random draw is made before the songs are rendered, so two rendering processes
+    write the very files one does (the session's tiny demo was built in-process)."""
+    from harness.demo.cad2_task2 import make_demo
+    from harness.parallel import local_jobs
+
+    with local_jobs(2):
+        again = make_demo(tmp_path / "two", train_songs=2, train_seconds=2.0, valid_songs=2, valid_seconds=3.0,
+                          segment_seconds=1.5, scenes_per_song=2, listeners_per_scene=1)
+    files = sorted(p.relative_to(tiny_demo) for p in tiny_demo.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for name in files:
+        assert (tiny_demo / name).read_bytes() == (again / name).read_bytes(), name

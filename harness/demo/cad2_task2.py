@@ -27,16 +27,19 @@ through ``harness.demo.store.build``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from harness.audio import write_audio
 from harness.demo.listeners import make_listeners
 from harness.demo.render import Room, render_parts
-from harness.demo.scores import ensemble_score
+from harness.demo.scores import Score, ensemble_score
 from harness.demo.store import build
 from harness.instruments import INSTRUMENTS
+from harness.parallel import ordered_map
 
 SAMPLE_RATE = 44100
 VERSION = 4  # bump when the generator changes what it writes, so cached demos are remade
@@ -68,48 +71,73 @@ def _pick_instruments(rng: np.random.Generator, counts: dict[str, int]) -> list[
     return chosen
 
 
-def _render_song(rng: np.random.Generator, instruments: list[str], seconds: float) -> list[np.ndarray]:
-    """The song's stems, (n, 2) int16 each, in the order of `instruments`; their sum fits 16 bits."""
+@dataclass(frozen=True)
+class SongPlan:
+    """Everything random about one song, drawn in the split's stream: its score, its room and
+    each part's level jitter (dB). Rendering a plan draws nothing, so songs render in any order."""
+    score: Score
+    room: Room
+    level_jitter_db: tuple[float, ...]
+    seconds: float
+
+
+def _plan_song(rng: np.random.Generator, instruments: list[str], seconds: float) -> SongPlan:
     score = ensemble_score(rng, instruments, seconds)
-    parts = render_parts(score, seconds, SAMPLE_RATE)
     room = Room.make(rng, rt60=float(rng.uniform(0.8, 1.6)), wet=float(rng.uniform(0.15, 0.35)), rate=SAMPLE_RATE)
+    return SongPlan(score, room, tuple(float(rng.uniform(-4, 4)) for _ in score.parts), seconds)
+
+
+def _render_song(plan: SongPlan) -> list[np.ndarray]:
+    """The song's stems, (n, 2) int16 each, in the order of the score's parts; their sum fits 16 bits."""
+    parts = render_parts(plan.score, plan.seconds, SAMPLE_RATE)
     stems = []
-    for part in score.parts:
-        x = room.apply(parts[part.name])
+    for part, jitter in zip(plan.score.parts, plan.level_jitter_db):
+        x = plan.room.apply(parts[part.name])
         # about -40 dBFS per stem: the level the official chain expects before the compressor
-        stems.append(x * 10 ** ((-40 + rng.uniform(-4, 4)) / 20) / (np.sqrt(np.mean(x**2)) + 1e-12))
+        stems.append(x * 10 ** ((-40 + jitter) / 20) / (np.sqrt(np.mean(x**2)) + 1e-12))
     peak = max(np.max(np.abs(np.sum(stems, axis=0))), max(np.max(np.abs(s)) for s in stems))
     scale = min(1.0, 0.9 / peak) * 32768
     return [np.round(s * scale).astype(np.int16) for s in stems]
 
 
+def _write_song(plan: SongPlan, folder: Path, names: list[str]) -> None:
+    """Render `plan` and write its stems `<name>.flac` and their exact sum `mixture.flac`."""
+    stems = _render_song(plan)
+    for name, stem in zip(names, stems):
+        write_audio(folder / f"{name}.flac", stem, SAMPLE_RATE)
+    mixture = np.sum([s.astype(np.int32) for s in stems], axis=0)
+    write_audio(folder / "mixture.flac", mixture.astype(np.int16), SAMPLE_RATE)
+
+
 def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segment: float | None,
                  first_scene: int, gains: dict, settings: dict, instruments=INSTRUMENTS) -> set[str]:
-    """Write one split from `instruments`; returns the instruments it used."""
+    """Write one split from `instruments`; returns the instruments it used. Every random draw is
+    made first, in one stream, then the songs are rendered on the local workers
+    (``harness.parallel``): the bytes do not depend on how many there are."""
     counts = {i: 0 for i in instruments}
     music, scenes, scene_listeners = {}, {}, {}
     listeners, params = make_listeners(rng, "L" + split[0].upper(), settings["listeners_per_split"])
     scene_id = first_scene
+    renders = []
     for s in range(n_songs):
         song = f"demo_{split}_{s + 1:03d}"
         instruments = _pick_instruments(rng, counts)
-        stems = _render_song(rng, instruments, seconds)
+        plan = _plan_song(rng, instruments, seconds)
         start = 0.0 if segment is None else round(float(rng.uniform(0.5, seconds - segment - 0.5)), 2)
         duration = seconds if segment is None else segment
         folder = Path("audio") / split / song
         entry = {}
         voices: dict[str, int] = {}
-        for i, (inst, stem) in enumerate(zip(instruments, stems), 1):
+        names = []
+        for i, inst in enumerate(instruments, 1):
             voices[inst] = voices.get(inst, 0) + 1
-            name = f"{inst}_{voices[inst]}"
-            write_audio(root / folder / f"{name}.flac", stem, SAMPLE_RATE)
+            names.append(name := f"{inst}_{voices[inst]}")
             entry[f"source_{i}"] = {"instrument": name, "track": f"{split}/{song}/{name}.flac",
                                     "start": start, "duration": duration}
         # the mixture last, as the official metadata lists it (the sources are numbered by position)
         entry["mixture"] = {"track": f"{split}/{song}/mixture.flac", "start": start, "duration": duration,
                             "instrument": "Mixture"}
-        mixture = np.sum([s.astype(np.int32) for s in stems], axis=0)
-        write_audio(root / folder / "mixture.flac", mixture.astype(np.int16), SAMPLE_RATE)
+        renders.append((plan, root / folder, names))
         music[song] = entry
         for _ in range(settings["scenes_per_song"]):
             scene_id += 1
@@ -118,6 +146,8 @@ def _write_split(root: Path, split: str, rng, n_songs: int, seconds: float, segm
             scenes[f"S{scene_id}"] = {"music": song, "gain": gain_id}
             picked = rng.choice(list(listeners), size=settings["listeners_per_scene"], replace=False)
             scene_listeners[f"S{scene_id}"] = sorted(picked.tolist())
+    for _ in tqdm(ordered_map(_write_song, renders), total=len(renders), desc=f"demo {split}", disable=None, leave=False):
+        pass
     meta = root / "metadata"
     for name, obj in [(f"music.{split}.json", music), (f"scenes.{split}.json", scenes),
                       (f"scene_listeners.{split}.json", scene_listeners), (f"listeners.{split}.json", listeners),
