@@ -93,13 +93,14 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "threads": 1,
 }
 
-# Training budgets of the demo preset (22.05 kHz models, batch 4), per instrument on one CPU
-# thread: ConvTasNet 60 x 0.29 s, Wave-U-Net 60 x 0.31 s, ARUNet 60 x 0.26 s (Intel Xeon;
-# benchmarks/README.md has the headline runs they were chosen by).
+# Training budgets of the demo preset (22.05 kHz models, batch 4, 0.75 s segments), per
+# instrument on one CPU thread: ConvTasNet 48 x 0.21 s, Wave-U-Net 48 x 0.29 s, ARUNet 48 x 0.25 s
+# (Intel Xeon). Chosen so that the headline command fits 15 minutes on a slow machine:
+# benchmarks/README.md has the leaderboard at 120, 60 and 48 steps.
 DEMO_TRAIN = {
-    "convtasnet": {"steps": 60, "batch_size": 4, "segment_seconds": 1.0, "lr": 2e-3},
-    "waveunet": {"steps": 60, "batch_size": 4, "segment_seconds": 0.75, "lr": 2e-3},
-    "arunet": {"steps": 60, "batch_size": 4, "segment_seconds": 0.75, "lr": 3e-3},
+    "convtasnet": {"steps": 48, "batch_size": 4, "segment_seconds": 0.75, "lr": 2e-3},
+    "waveunet": {"steps": 48, "batch_size": 4, "segment_seconds": 0.75, "lr": 2e-3},
+    "arunet": {"steps": 48, "batch_size": 4, "segment_seconds": 0.75, "lr": 3e-3},
 }
 FULL_TRAIN = {"steps": 100_000, "batch_size": 4, "segment_seconds": 3.0, "lr": 1e-3, "checkpoint_every": 1000}
 
