@@ -16,7 +16,9 @@ hidden layer, for the feature-matching loss); a multi-discriminator returns the 
 sub-discriminators' outputs. Input: audio ``(batch, 1, samples)``. Widths are
 ``channels`` (doubling per layer up to ``max_channels``): HiFi-GAN uses 32..1024, the demo
 preset 8..32. The spectrogram discriminators' hidden convolutions stride (1, 2) over
-(frequency, frames) as UnivNet's; the demo preset strides (2, 2), a quarter of the work.
+(frequency, frames) as UnivNet's; the demo preset strides every convolution, the first too, by
+(2, 2): a fifth of the work (0.06 s instead of 0.12 s for the forward and backward pass of one
+resolution on 8 x 0.5 s at 16 kHz, one CPU thread).
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class PeriodDiscriminator(nn.Module):
 
 
 class SpectrogramDiscriminator(nn.Module):
-    def __init__(self, n_fft: int, hop: int, window: int, channels: int = 32, layers: int = 4, stride=(1, 2)):
+    def __init__(self, n_fft: int, hop: int, window: int, channels: int = 32, layers: int = 4, stride=(1, 2),
+                 first_stride=(1, 1)):
         super().__init__()
         self.n_fft, self.hop = int(n_fft), int(hop)
         self.register_buffer("window", padded_window(self.n_fft, int(window)), persistent=False)
-        convs = [nn.Conv2d(1, channels, (3, 9), padding=(1, 4))]
+        convs = [nn.Conv2d(1, channels, (3, 9), tuple(first_stride), padding=(1, 4))]
         convs += [nn.Conv2d(channels, channels, (3, 9), tuple(stride), padding=(1, 4)) for _ in range(layers - 1)]
         convs.append(nn.Conv2d(channels, channels, (3, 3), padding=(1, 1)))
         self.convs = nn.ModuleList(convs)
@@ -92,8 +95,9 @@ class MultiPeriodDiscriminator(nn.Module):
 class MultiResolutionSTFTDiscriminator(nn.Module):
     def __init__(self, resolutions=MSG_RESOLUTIONS, channels: int = 32, stride=(1, 2)):
         super().__init__()
-        self.discriminators = nn.ModuleList(SpectrogramDiscriminator(*r, channels=channels, stride=stride)
-                                            for r in resolutions)
+        first = (1, 1) if tuple(stride) == (1, 2) else tuple(stride)
+        self.discriminators = nn.ModuleList(SpectrogramDiscriminator(*r, channels=channels, stride=stride,
+                                                                     first_stride=first) for r in resolutions)
 
     def forward(self, audio: torch.Tensor) -> list:
         return [d(audio) for d in self.discriminators]
