@@ -182,7 +182,7 @@ def evaluate(recipe_id, separator_name, codebooks, overrides, real: bool):
 def _fmt(v: float) -> str:
     if not np.isfinite(v):
         return "n/a"
-    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}" if abs(v) >= 0.1 else f"{v:.4f}"
 
 
 def tables(stems, haaqi, tokens_frame, labels: list[str], info: dict) -> str:
