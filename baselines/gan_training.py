@@ -27,7 +27,6 @@ the training config and the caller's extras, and model.safetensors), which
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -40,9 +39,7 @@ from baselines.models.hf_checkpoint import save_pretrained
 from baselines.models.losses import (MSG_RESOLUTIONS, feature_matching_loss, lsgan_discriminator_loss,
                                      lsgan_generator_loss, multi_resolution_stft_loss)
 from baselines.models.model_config import ModelConfig
-from baselines.training import STATE_NAME, load_train_state, read_train_meta, save_train_state
-
-logger = logging.getLogger(__name__)
+from baselines.training import STATE_NAME, resume_train_state, save_train_state
 
 
 @dataclass
@@ -90,13 +87,7 @@ def train_gan(bundle: torch.nn.Module, sampler, cfg: GANTrainConfig, directory: 
         groups.append({"params": list(discriminator.parameters()), "lr": cfg.lr_discriminator})
     optimizer = torch.optim.Adam(groups, betas=(cfg.beta1, cfg.beta2))
     state_path = directory / STATE_NAME
-    step = 0
-    if state_path.is_file():
-        stored = read_train_meta(state_path).get("train")
-        if stored is not None and stored != cfg.to_dict():
-            raise RuntimeError(f"{state_path} was written with other training options {stored}; delete it to retrain")
-        step = load_train_state(state_path, bundle, optimizer)
-        logger.info("resuming %s from step %d", description, step)
+    step = resume_train_state(state_path, bundle, optimizer, cfg.to_dict(), description)
     meta = {"train": cfg.to_dict(), **(extra or {})}
     bundle.train()
     last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -43,10 +42,8 @@ from baselines.models.model_config import ModelConfig
 from baselines.msanii.diffusion import CosineSchedule
 from baselines.msanii.transforms import HOP, N_FFT, MelTransform
 from baselines.msanii.unet import MelVocoder, MsaniiUNet, UNetConfig
-from baselines.training import STATE_NAME, load_train_state, read_train_meta, save_train_state
+from baselines.training import STATE_NAME, resume_train_state, save_train_state
 from harness.files import atomic_write
-
-logger = logging.getLogger(__name__)
 
 ARCHITECTURE = "Msanii"
 
@@ -127,13 +124,7 @@ def train_msanii(model: MsaniiModel, sampler, cfg: MsaniiTrainConfig, directory:
     schedule = CosineSchedule()
     optimizer = torch.optim.Adam(model.trainable(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     state_path = directory / STATE_NAME
-    step = 0
-    if state_path.is_file():
-        stored = read_train_meta(state_path).get("train")
-        if stored is not None and stored != cfg.to_dict():
-            raise RuntimeError(f"{state_path} was written with other training options {stored}; delete it to retrain")
-        step = load_train_state(state_path, model, optimizer)
-        logger.info("resuming %s from step %d", description, step)
+    step = resume_train_state(state_path, model, optimizer, cfg.to_dict(), description)
     meta = {"train": cfg.to_dict(), **(extra or {})}
     model.train()
     last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
