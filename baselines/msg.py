@@ -177,11 +177,11 @@ class MSGEnhancer(WaveformPostProcessor):
         return Path(ctx.checkpoint_dir) / self.name / preset / f"{name.replace('+', '_')}-{digest}" / inputs
 
     def training_songs(self, dataset) -> list[str]:
+        """The held-out songs of the split (``train_songs=holdout``), else all of them."""
         if self.options["train_songs"] == "holdout":
             held = sorted(holdout_songs(dataset.songs, float(self.options["holdout_fraction"])))
             if held:
                 return held
-            logger.warning("msg: the training split has no held-out songs; training on all %d", len(dataset.songs))
         return sorted(dataset.songs)
 
     def metadata(self, ctx: RunContext) -> dict:
@@ -197,7 +197,10 @@ class MSGEnhancer(WaveformPostProcessor):
         dataset = ctx.dataset("train")
         rate, source_rate = int(model_cfg.sample_rate), int(dataset.sample_rate)
         triples = []
-        for name in tqdm(self.training_songs(dataset), desc="msg: separating training songs", disable=None, leave=False):
+        songs = self.training_songs(dataset)
+        if self.options["train_songs"] == "holdout" and len(songs) == len(dataset.songs):
+            logger.warning("msg: the training split has no held-out songs; training on all %d", len(songs))
+        for name in tqdm(songs, desc="msg: separating training songs", disable=None, leave=False):
             song = dataset.songs[name]
             mixture = dataset.load_track(song.mixture)
             stems = song_instruments(song)
