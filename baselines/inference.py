@@ -36,7 +36,8 @@ def separate_chunked(
 ) -> torch.Tensor:
     """Apply `model` to a long (channels, time) mixture in segments of `segment` seconds that
     overlap by `overlap` seconds, cross-faded linearly (the weights of overlapping segments sum
-    to one). Returns (sources, channels, time) on the CPU."""
+    to one). `model` maps (1, channels, t) to (1, ..., t); returns its output without the
+    batch dimension over the whole length, (sources, channels, time) for a separator, on the CPU."""
     torch.set_flush_denormal(True)
     channels, length = mixture.shape
     size = max(1, int(round(segment * sample_rate)))
@@ -50,7 +51,7 @@ def separate_chunked(
             chunk = mixture[:, start:end].unsqueeze(0).to(device)
             estimate = model(chunk)[0].float().cpu()  # (sources, channels, t)
             if out is None:
-                out = torch.zeros(estimate.shape[0], channels, length)
+                out = torch.zeros(*estimate.shape[:-1], length)
             weight = torch.ones(end - start)
             if start > 0 and fade:
                 ramp = torch.arange(1, fade + 1, dtype=torch.float32) / (fade + 1)

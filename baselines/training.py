@@ -132,6 +132,22 @@ def load_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.
     return step
 
 
+def resume_train_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_options: dict,
+                       description: str = "") -> int:
+    """The step to start from: 0 without a saved state at `path`, else the saved step after
+    loading the model and optimiser from it; RuntimeError naming the file when it was saved with
+    other training options than `train_options` (its meta's ``train``)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    stored = read_train_meta(path).get("train")
+    if stored is not None and stored != train_options:
+        raise RuntimeError(f"{path} was written with other training options {stored}; delete it to retrain")
+    step = load_train_state(path, model, optimizer)
+    logger.info("resuming %s from step %d", description, step)
+    return step
+
+
 # --------------------------------------------------------------------------- training
 
 

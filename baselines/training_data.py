@@ -193,6 +193,29 @@ class SegmentSampler:
         return torch.from_numpy(np.ascontiguousarray(np.stack(mixes))), torch.from_numpy(np.ascontiguousarray(np.stack(refs)))
 
 
+class StemSampler:
+    """Batches (batch, channels, samples) of unit-RMS clean single-instrument segments at
+    `rate`: every instrument of the split (``SegmentSampler``'s multi-target mode, with its
+    gain and left/right augmentation), silent segments (RMS <= 1e-4) dropped, each scaled to
+    unit RMS. The training data of the models that learn what clean stems sound like (Msanii,
+    the codec)."""
+
+    def __init__(self, dataset, segment_samples: int, max_cached: int = 64, rate: int = 44100, songs=None):
+        songs = sorted(dataset.songs) if songs is None else sorted(songs)
+        self.instruments = list(dataset.instruments)
+        self.segments = SegmentSampler(dataset, songs, self.instruments, rate, segment_samples / rate, max_cached)
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
+        picked = []
+        while len(picked) < batch_size:
+            _, refs = self.segments.batch(rng, max(1, batch_size // 2))
+            stems = refs.reshape(-1, *refs.shape[2:])
+            rms = stems.pow(2).mean(dim=(1, 2)).sqrt()
+            picked.extend(stems[i] / rms[i] for i in range(len(stems)) if rms[i] > 1e-4)
+        order = rng.permutation(len(picked))[:batch_size]
+        return torch.stack([picked[i] for i in order])
+
+
 def _crop(signal: np.ndarray, start: int, length: int) -> np.ndarray:
     out = signal[start : start + length]
     if len(out) < length:

@@ -47,7 +47,7 @@ def _load_all() -> None:
                 continue
             meta = getattr(loaded, "__cadenza_spec__", None) or {}
             add(make_spec(ep.name, loaded, meta.get("kind", "separator"), meta.get("produces"),
-                          meta.get("description", ""), meta.get("compare_with", ())))
+                          meta.get("description", ""), meta.get("compare_with", ()), meta.get("ceiling")))
         except (ImportError, AttributeError, ValueError) as err:
             _LOADED = False
             raise HarnessError(f"systems entry point {ep.name} = {ep.value}: {err}") from None
@@ -108,16 +108,36 @@ def control(name: str) -> str | None:
     return specs[0].name if specs[0].kind == "separator" else None
 
 
+def ceiling(name: str) -> str | None:
+    """The chain that bounds `name`: for ``sep+e1+...`` whose enhancers declare a ``ceiling``
+    separator C (the first that declares one), ``C+e1+...``, the same enhancers after C
+    (``arunet+codec`` -> ``oracle+codec``, the codec's round trip of the true stems); None
+    for other systems and for the ceiling chain itself."""
+    if "+" not in name:
+        return None
+    head, *enhancers = chain_specs(name)
+    if head.kind != "separator":
+        return None
+    bound = next((s.ceiling for s in enhancers if s.ceiling), None)
+    if bound is None or bound == head.name:
+        return None
+    return "+".join([bound, *(s.name for s in enhancers)])
+
+
 def with_comparisons(names: list[str]) -> list[str]:
     """`names` preceded by the systems they are compared with, each once: a system's
-    ``compare_with``; a chain's :func:`control` and the control's own comparisons (comparisons
-    run first, so a chain's parts are trained and cached before the chain needs them)."""
+    ``compare_with``; a chain's :func:`control` and the control's own comparisons, and its
+    :func:`ceiling` with that chain's comparisons (comparisons run first, so a chain's parts
+    are trained and cached before the chain needs them)."""
     out: list[str] = []
 
     def add(name: str) -> None:
         base = control(name)
         if base is not None:
             add(base)
+        bound = ceiling(name)
+        if bound is not None:
+            add(bound)
         for other in (*spec(name).compare_with, name) if "+" not in name else (name,):
             if other not in out:
                 out.append(other)
@@ -194,12 +214,20 @@ def build_system(task, system_name: str, exp_dir: Path, jobs: int = 1) -> tuple[
 
 class Chain:
     """`a+b+...` as one system: the first part separates, enhances or predicts; later parts
-    enhance each stem (or the signal) in turn, and a final predictor scores the result."""
+    enhance each stem (or the signal) in turn, and a final predictor scores the result.
+
+    A part with a ``chain_input`` attribute is told the name of the chain before it (``arunet``
+    for the ``msg`` of ``arunet+msg``); a part with ``post_process`` gets each separated stem
+    with its name and the mixture (``harness.systems.PostProcessor``)."""
 
     def __init__(self, name: str, parts: list):
         self.name = name
         self.parts = parts
         self.sample_rate = getattr(parts[0], "sample_rate", None)
+        names = name.split("+")
+        for index, part in enumerate(parts[1:], start=1):
+            if hasattr(part, "chain_input") and len(names) == len(parts):
+                part.chain_input = "+".join(names[:index])
 
     def prepare(self, ctx: RunContext) -> None:
         for p in self.parts:
@@ -207,11 +235,17 @@ class Chain:
 
     def separate(self, mixture: np.ndarray, sources: list[str]) -> dict[str, np.ndarray]:
         """The separator's stems, each enhanced in turn; an enhancer with an ``enhances_stems`` attribute
-        (a tuple of names, None for all) enhances only those stems and passes the others on."""
+        (a tuple of names, None for all) enhances only those stems and passes the others on; a
+        post-processor gets each stem's name and the mixture (``post_process``)."""
         stems = self.parts[0].separate(mixture, sources)
+        rate = self.sample_rate
         for enhancer in self.parts[1:]:
             only = getattr(enhancer, "enhances_stems", None)
-            stems = {k: enhancer.enhance(v, self.sample_rate) if only is None or k in only else v for k, v in stems.items()}
+            post = getattr(enhancer, "post_process", None)
+            stems = {k: v if only is not None and k not in only
+                     else post(v, rate, source=k, mixture=mixture) if post is not None
+                     else enhancer.enhance(v, rate)
+                     for k, v in stems.items()}
         return stems
 
     def enhance(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:

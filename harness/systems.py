@@ -7,6 +7,16 @@ A system is a Separator (mixture -> named stems), an Enhancer (signal -> signal)
 Predictor (item -> intelligibility 0..100). `a+b` on the command line chains them: a
 separator or enhancer followed by enhancers, or enhancers followed by a predictor.
 
+A post-processor is an enhancer that, chained after a separator (``sep+post``), also sees
+what the separator saw: it offers ``post_process(stem, sample_rate, *, source, mixture)``
+(the PostProcessor protocol), which the chain calls for each separated stem instead of
+``enhance`` (``source`` is the stem's name, ``mixture`` the separator's input, both at
+``sample_rate``); alone, or after another enhancer, it is called through ``enhance``. An
+enhancer that trains on what comes before it in a chain (e.g. on a separator's estimates of
+training songs) declares an attribute ``chain_input = None``; the chain sets it, before
+``prepare`` or ``train``, to the name of the chain up to that part (``arunet`` in
+``arunet+msg``), which the part builds with ``RunContext.build_system``.
+
 A system never names a task. It declares what it produces (``produces``): a separator the
 stem sets it can separate (``INSTRUMENTS``, ``VOCALS``, ``VDBO``; ``None`` for a system that
 returns whatever it is asked, such as the oracle), a predictor what it predicts
@@ -110,6 +120,16 @@ class Enhancer(Protocol):
 
 
 @runtime_checkable
+class PostProcessor(Enhancer, Protocol):
+    """An enhancer that, after a separator, also gets the stem's name and the mixture."""
+
+    def post_process(self, stem: np.ndarray, sample_rate: int, *, source: str, mixture: np.ndarray) -> np.ndarray:
+        """``stem`` (n, channels) -> the same shape; ``mixture`` is the separator's input
+        (n, channels), ``source`` the stem's name (e.g. ``"Violin"``, ``"bass"``)."""
+        ...
+
+
+@runtime_checkable
 class Predictor(Protocol):
     """``predict(item)`` returns a raw score that the task maps to intelligibility (CLIP's
     logistic map), or, for a predictor with ``calibrated = True``, the 0..100 intelligibility
@@ -132,8 +152,11 @@ class Trainable(Protocol):
 @dataclass(frozen=True)
 class SystemSpec:
     """A registered system: its factory (taking the config section ``systems.<name>``), its
-    kind, what it produces (``None``: whatever it is asked), and the systems its leaderboard
-    compares it with (run beside it unless ``--alone``)."""
+    kind, what it produces (``None``: whatever it is asked), the systems its leaderboard
+    compares it with (run beside it unless ``--alone``), and, for an enhancer, its
+    ``ceiling``: a separator whose chain with this enhancer bounds every chain ending in it
+    (``ceiling="oracle"``: ``sep+codec`` is run and shown beside ``oracle+codec``, the codec's
+    round trip of the true stems)."""
 
     name: str
     factory: Callable[[Any], Any]
@@ -141,16 +164,19 @@ class SystemSpec:
     produces: frozenset[str] | None = None
     description: str = ""
     compare_with: tuple[str, ...] = ()
+    ceiling: str | None = None
 
     def provides(self, need: str | None) -> bool:
         return need is None or self.produces is None or need in self.produces
 
 
 def make_spec(name: str, factory: Callable[[Any], Any], kind: str, produces=None, description: str = "",
-              compare_with=()) -> SystemSpec:
+              compare_with=(), ceiling: str | None = None) -> SystemSpec:
     """A checked SystemSpec (kind and capabilities from the vocabularies above)."""
     if kind not in KINDS:
         raise ValueError(f"system {name!r}: kind must be one of {KINDS}, not {kind!r}")
+    if ceiling is not None and kind != "enhancer":
+        raise ValueError(f"system {name!r}: only an enhancer has a ceiling (a separator to chain it after)")
     if isinstance(produces, str):
         produces = (produces,)
     if produces is not None:
@@ -159,7 +185,7 @@ def make_spec(name: str, factory: Callable[[Any], Any], kind: str, produces=None
             raise ValueError(f"system {name!r}: unknown capability {unknown}; known: {list(CAPABILITIES)}")
         produces = frozenset(produces)
     summary = description or (factory.__doc__ or "").strip().split("\n")[0]
-    return SystemSpec(name, factory, kind, produces, summary, tuple(compare_with))
+    return SystemSpec(name, factory, kind, produces, summary, tuple(compare_with), ceiling)
 
 
 # filled by @register as modules are imported; read by harness.registry
@@ -179,12 +205,13 @@ def add(spec: SystemSpec) -> None:
     REGISTERED[spec.name] = spec
 
 
-def register(name: str, *, kind: str, produces=None, description: str = "", compare_with: tuple[str, ...] = ()):
+def register(name: str, *, kind: str, produces=None, description: str = "", compare_with: tuple[str, ...] = (),
+             ceiling: str | None = None):
     """Class or function decorator adding a system factory under `name`. A second, different
     factory under a taken name is an error (re-importing the same module is not)."""
 
     def decorate(factory):
-        add(make_spec(name, factory, kind, produces, description, compare_with))
+        add(make_spec(name, factory, kind, produces, description, compare_with, ceiling))
         return factory
 
     return decorate

@@ -11,7 +11,8 @@ import torch
 
 from baselines.msanii.diffusion import CosineSchedule, repaint, repaint_jumps, sdedit
 from baselines.msanii.system import MsaniiEnhancer
-from baselines.msanii.train import MsaniiModel, MsaniiTrainConfig, StemSampler, load_bundle, train_msanii
+from baselines.msanii.train import MsaniiModel, MsaniiTrainConfig, load_bundle, train_msanii
+from baselines.training_data import StemSampler
 from baselines.msanii.transforms import HOP, RunningScaler, griffin_lim, padded_length, stft
 from baselines.msanii.unet import UNetConfig
 from harness.errors import HarnessError

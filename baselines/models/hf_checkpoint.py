@@ -22,8 +22,10 @@ from harness.files import atomic_write
 
 from baselines.bilstm_mask_model import BiLSTMMask, BiLSTMMaskConfig
 from baselines.models.arunet import ARUNet, ARUNetConfig
+from baselines.models.codec import Codec, CodecConfig
 from baselines.models.convtasnet import ConvTasNet, ConvTasNetConfig
 from baselines.models.mask_unet import MaskUNet, MaskUNetConfig
+from baselines.models.msg import MSGConfig, MSGGenerator
 from baselines.models.openunmix import OpenUnmix, OpenUnmixConfig
 from baselines.models.waveunet import WaveUNet, WaveUNetConfig
 
@@ -38,6 +40,8 @@ ARCHITECTURES = {
     "OpenUnmix": (OpenUnmix, OpenUnmixConfig),
     "BiLSTMMask": (BiLSTMMask, BiLSTMMaskConfig),
     "MaskUNet": (MaskUNet, MaskUNetConfig),
+    "Codec": (Codec, CodecConfig),
+    "MSGGenerator": (MSGGenerator, MSGConfig),
 }
 
 

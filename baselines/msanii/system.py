@@ -58,12 +58,13 @@ import torch
 from baselines.inference import torch_threads
 from baselines.msanii.diffusion import CosineSchedule, T_TRAIN, generators, per_sample_noise, repaint, sdedit
 from baselines.models.hf_checkpoint import read_config
-from baselines.msanii.train import (MsaniiModel, MsaniiTrainConfig, StemSampler, load_bundle,
+from baselines.msanii.train import (MsaniiModel, MsaniiTrainConfig, load_bundle,
                                     train_config_fields, train_msanii)
 from baselines.msanii.transforms import FRAME_MULTIPLE, HOP, SAMPLE_RATE, griffin_lim, padded_length, stft
 from baselines.msanii.unet import UNetConfig
 from baselines.separators import resolve_preset
 from baselines.training import derived_seed, init_model, is_finished
+from baselines.training_data import StemSampler
 from evaluators.device import resolve_device
 from evaluators.resample import resample
 from harness.errors import HarnessError

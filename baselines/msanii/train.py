@@ -17,7 +17,7 @@ Adam moments, step) is saved every ``checkpoint_every`` steps with
 and the finished bundle is ``model.safetensors`` + ``config.json`` (``trained_steps``), which
 ``baselines.training.is_finished`` recognises. Only safetensors are read.
 
-Data: ``StemSampler`` cuts segments of single instruments' clean stems (the sum of that
+Data: ``baselines.training_data.StemSampler`` cuts segments of single instruments' clean stems (the sum of that
 instrument's tracks in a song) from the training split with ``SegmentSampler``'s multi-target
 mode (its gain and left/right augmentation), drops silent ones and scales each to unit RMS,
 as ``MsaniiEnhancer.enhance`` scales its input.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,15 +37,13 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from baselines.models.hf_checkpoint import CONFIG_NAME, WEIGHTS_NAME, read_config
+from baselines.models.losses import spectral_convergence_log_magnitude
 from baselines.models.model_config import ModelConfig
 from baselines.msanii.diffusion import CosineSchedule
-from baselines.msanii.transforms import HOP, N_FFT, SAMPLE_RATE, MelTransform
-from baselines.msanii.unet import MelVocoder, MsaniiUNet, UNetConfig, vocoder_loss
-from baselines.training import STATE_NAME, load_train_state, read_train_meta, save_train_state
-from baselines.training_data import SegmentSampler
+from baselines.msanii.transforms import HOP, N_FFT, MelTransform
+from baselines.msanii.unet import MelVocoder, MsaniiUNet, UNetConfig
+from baselines.training import STATE_NAME, resume_train_state, save_train_state
 from harness.files import atomic_write
-
-logger = logging.getLogger(__name__)
 
 ARCHITECTURE = "Msanii"
 
@@ -113,27 +110,8 @@ class MsaniiModel(torch.nn.Module):
         t = torch.from_numpy(rng.integers(0, schedule.T, size=len(x0)))
         noise = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
         diffusion = torch.mean((self.unet(schedule.add_noise(x0, noise, t), t) - noise) ** 2)
-        vocoder = vocoder_loss(self.vocoder(x0.detach()), magnitude)
+        vocoder = spectral_convergence_log_magnitude(self.vocoder(x0.detach()), magnitude)
         return diffusion + vocoder, {"diffusion": diffusion.item(), "vocoder": vocoder.item()}
-
-
-class StemSampler:
-    """Batches (batch, channels, samples) of unit-RMS clean single-instrument segments."""
-
-    def __init__(self, dataset, segment_samples: int, max_cached: int = 64, rate: int = SAMPLE_RATE):
-        songs = sorted(dataset.songs)
-        self.instruments = list(dataset.instruments)
-        self.segments = SegmentSampler(dataset, songs, self.instruments, rate, segment_samples / rate, max_cached)
-
-    def batch(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
-        picked = []
-        while len(picked) < batch_size:
-            _, refs = self.segments.batch(rng, max(1, batch_size // 2))
-            stems = refs.reshape(-1, *refs.shape[2:])
-            rms = stems.pow(2).mean(dim=(1, 2)).sqrt()
-            picked.extend(stems[i] / rms[i] for i in range(len(stems)) if rms[i] > 1e-4)
-        order = rng.permutation(len(picked))[:batch_size]
-        return torch.stack([picked[i] for i in order])
 
 
 def train_msanii(model: MsaniiModel, sampler, cfg: MsaniiTrainConfig, directory: Path, seed: int,
@@ -146,13 +124,7 @@ def train_msanii(model: MsaniiModel, sampler, cfg: MsaniiTrainConfig, directory:
     schedule = CosineSchedule()
     optimizer = torch.optim.Adam(model.trainable(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     state_path = directory / STATE_NAME
-    step = 0
-    if state_path.is_file():
-        stored = read_train_meta(state_path).get("train")
-        if stored is not None and stored != cfg.to_dict():
-            raise RuntimeError(f"{state_path} was written with other training options {stored}; delete it to retrain")
-        step = load_train_state(state_path, model, optimizer)
-        logger.info("resuming %s from step %d", description, step)
+    step = resume_train_state(state_path, model, optimizer, cfg.to_dict(), description)
     meta = {"train": cfg.to_dict(), **(extra or {})}
     model.train()
     last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)

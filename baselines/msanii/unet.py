@@ -160,7 +160,8 @@ class MsaniiUNet(nn.Module):
 class MelVocoder(nn.Module):
     """Scaled log-mel (batch, channels, n_mels, frames) -> |STFT| (batch, channels, n_freq, frames):
     input projection, one residual block without timestep embedding, output projection, exp
-    (section 3.2). Trained with spectral convergence + log-magnitude losses (``vocoder_loss``)."""
+    (section 3.2). Trained with spectral convergence + log-magnitude losses
+    (``baselines.models.losses.spectral_convergence_log_magnitude``)."""
 
     def __init__(self, n_mels: int, n_freq: int, width: int, mlp_factor: int = 4):
         super().__init__()
@@ -172,10 +173,3 @@ class MelVocoder(nn.Module):
         b, c, f, frames = mel.shape
         log_mag = self.out(self.block(self.inp(mel.reshape(b * c, f, frames))))
         return torch.exp(log_mag.clamp(max=20.0)).reshape(b, c, -1, frames)
-
-
-def vocoder_loss(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Spectral convergence ||S - S^||_F / ||S||_F plus log-magnitude L1 (mean), weights 1 and 1 (eqs. 1-2)."""
-    sc = torch.linalg.vector_norm(target - predicted) / torch.linalg.vector_norm(target).clamp_min(eps)
-    lm = (torch.log(target + eps) - torch.log(predicted + eps)).abs().mean()
-    return sc + lm
