@@ -13,6 +13,11 @@ p-value, overall and per breakdown group. CSV columns: `baseline`, `diff`, `diff
 `diff_hi`, `wilcoxon_p`, `n_paired`, and `<column> [<group>]` for each group (also
 `ci95 [<group>]`). The baseline's own row has difference 0 and no p-value; without item columns,
 or when the baseline has no scores, the paired columns are NaN.
+
+A chain is also compared with its control, the chain without its enhancers
+(``harness.registry.control``: ``arunet`` for ``arunet+msg``), when the control has scores:
+CSV columns `control` and `control_diff`, `control_diff_lo`, ... (the paired columns with the
+prefix `control_`), shown in one column "Δ vs control".
 """
 
 from __future__ import annotations
@@ -65,11 +70,13 @@ def _no_pairs(suffix: str = "") -> dict:
 
 def build(exp_task_dir: Path, primary: str, extra: list[str] = (), breakdown: str | None = None,
           lower_is_better: bool = False, reducers: dict | None = None, baseline: str | None = None,
-          item_columns=(), item_values: Callable[[pd.DataFrame], pd.Series] | None = None) -> pd.DataFrame:
+          item_columns=(), item_values: Callable[[pd.DataFrame], pd.Series] | None = None,
+          control_of: Callable[[str], str | None] | None = None) -> pd.DataFrame:
     """One row per system with a scores.csv: the primary metric's mean and 95% CI, each
     `extra` column's mean over items (or `reducers[column](table)`), the breakdown, and the
     paired comparison with `baseline` on `item_values(table)` (default: the primary metric)
-    of the items matched by `item_columns`."""
+    of the items matched by `item_columns`, and with the system's control
+    (`control_of(system)`, None for none) where it has scores."""
     reducers = reducers or {}
     values = item_values or (lambda t: t[primary])
     tables = {}
@@ -89,6 +96,10 @@ def build(exp_task_dir: Path, primary: str, extra: list[str] = (), breakdown: st
                 row[col] = reducers[col](table) if col in reducers else mean_ci(table[col])[0]
         row["baseline"] = baseline
         row.update(paired_columns(items[name], base, item_columns) if base is not None else _no_pairs())
+        control = control_of(name) if control_of is not None else None
+        if control is not None and control in items:
+            row["control"] = control
+            row.update({f"control_{k}": v for k, v in paired_columns(items[name], items[control], item_columns).items()})
         if breakdown and breakdown in table:
             for group, sub in table.groupby(breakdown):
                 m, h, k = mean_ci(sub[primary])
@@ -135,6 +146,17 @@ def fmt_diff(row, suffix: str = "") -> str:
     return f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
 
 
+def fmt_control(row) -> str:
+    """`-0.0003 [-0.0005, -0.0001] vs arunet, p 0.002`; empty for a system without a control."""
+    control = row.get("control")
+    if not isinstance(control, str):
+        return ""
+    d, lo, hi, p = (row.get(f"control_{c}", np.nan) for c in ("diff", "diff_lo", "diff_hi", "wilcoxon_p"))
+    if d is None or not np.isfinite(d):
+        return f"n/a vs {control}"
+    return f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}] vs {control}, p {p:.3g}" if np.isfinite(p) else f"{d:+.4f} vs {control}"
+
+
 def fmt_p(row, suffix: str = "") -> str:
     p = row.get("wilcoxon_p" + suffix, np.nan)
     if row.get("system") == row.get("baseline") or p is None or not np.isfinite(p):
@@ -168,14 +190,18 @@ def to_markdown(board: pd.DataFrame, primary: str, title: str = "", breakdown: s
     if board.empty:
         return f"{title}\n\n(no scored systems yet)\n"
     names = groups(board, primary)
-    hidden = {"ci95", "baseline", *PAIRED} | {c for c in board.columns if c.endswith("]")}
+    hidden = ({"ci95", "baseline", *PAIRED} | {c for c in board.columns if c.endswith("]")}
+              | {c for c in board.columns if c.startswith("control")})
     extra = [c for c in board.columns if c not in hidden and c not in ("rank", "system", primary, "n")]
     baseline = baseline_of(board)
     versus = [f"Δ {paired_label or primary} vs {baseline} (95% CI)", "p (Wilcoxon)"] if baseline else []
     compared = (lambda r, suffix="": [fmt_diff(r, suffix), fmt_p(r, suffix)]) if baseline else (lambda r, suffix="": [])
-    header = ["rank", "system", f"{primary} (95% CI)", "n", *extra, *versus]
+    controlled = "control" in board and board["control"].notna().any()
+    header = ["rank", "system", f"{primary} (95% CI)", "n", *extra, *versus,
+              *([f"Δ {paired_label or primary} vs control (95% CI), p"] if controlled else [])]
     rows = [[_cell(r["rank"]), str(r["system"]), fmt_ci(r[primary], r["ci95"]), _cell(r["n"]),
-             *(_cell(r.get(c)) for c in extra), *compared(r)] for _, r in board.iterrows()]
+             *(_cell(r.get(c)) for c in extra), *compared(r), *([fmt_control(r)] if controlled else [])]
+            for _, r in board.iterrows()]
     lines = _table(header, rows)
     if names:
         lines += ["", f"By {breakdown or 'group'}:", ""]
@@ -254,10 +280,10 @@ def plot_items(exp_task_dir: Path, systems: list[str], primary: str, path: Path,
 
 def write(exp_task_dir: Path, primary: str, extra=(), breakdown=None, lower_is_better=False, title="",
           reducers: dict | None = None, baseline: str | None = None, item_columns=(), item_values=None,
-          paired_label: str | None = None) -> str:
+          paired_label: str | None = None, control_of: Callable[[str], str | None] | None = None) -> str:
     """Build the board (see `build`) and write leaderboard.md, leaderboard.csv and plots/."""
     board = build(exp_task_dir, primary, list(extra), breakdown, lower_is_better, reducers, baseline, item_columns,
-                  item_values)
+                  item_values, control_of)
     text = to_markdown(board, primary, title, breakdown, paired_label)
     exp_task_dir = Path(exp_task_dir)
     exp_task_dir.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,15 @@ def control(name: str) -> str | None:
     return specs[0].name if specs[0].kind == "separator" else None
 
 
+def control_of(name: str) -> str | None:
+    """:func:`control`, or None for a name that is no known system or chain (e.g. a results
+    folder of a system since removed)."""
+    try:
+        return control(name)
+    except UnknownSystemError:
+        return None
+
+
 def ceiling(name: str) -> str | None:
     """The chain that bounds `name`: for ``sep+e1+...`` whose enhancers declare a ``ceiling``
     separator C (the first that declares one), ``C+e1+...``, the same enhancers after C

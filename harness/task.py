@@ -16,7 +16,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.data import WorkItem
-from harness import leaderboard
+from harness import leaderboard, registry
 from harness.errors import HarnessError, InputError
 from harness.hearing_aid import HearingAid
 from harness.metadata import load_json, load_listeners
@@ -111,7 +111,8 @@ class Task:
     def write_leaderboard(self, exp_task_dir: Path) -> str:
         return leaderboard.write(exp_task_dir, self.primary_metric, self.summary_columns(), self.breakdown,
                                  self.lower_is_better, self.cfg.get("title", self.task_id), self.summary_reducers(),
-                                 self.baseline(), self.item_columns, self.item_values, self.paired_label())
+                                 self.baseline(), self.item_columns, self.item_values, self.paired_label(),
+                                 registry.control_of)
 
     def baseline(self) -> str | None:
         """The leaderboard's baseline system: the setting `leaderboard.baseline`, else `default_baseline`."""

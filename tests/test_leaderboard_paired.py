@@ -85,3 +85,29 @@ def test_the_cad2_tasks_compare_with_the_mixture_and_the_setting_changes_it(tmp_
     assert make_task(recipe, load_config(recipe, [], cwd=tmp_path)).baseline() == "mixture"
     task = make_task(recipe, load_config(recipe, ["leaderboard.baseline=oracle"], cwd=tmp_path))
     assert task.baseline() == "oracle" and task.item_columns == ("scene", "listener")
+
+
+def test_a_chain_is_compared_with_its_control(tmp_path):
+    """`sep+post` gets a paired difference from `sep` (its control) whatever the baseline,
+    here a baseline that was not run."""
+    _scores(tmp_path, "sep", _rows(BASE, FAMILIES))
+    _scores(tmp_path, "sep+post", _rows(BASE + GAIN, FAMILIES)[::-1])
+    controls = {"sep+post": "sep"}
+    text = leaderboard.write(tmp_path, "avg_haaqi", breakdown="family", baseline="mixture",
+                             item_columns=("scene", "listener"), control_of=controls.get)
+    board = pd.read_csv(tmp_path / "leaderboard.csv").set_index("system")
+    chain = board.loc["sep+post"]
+    assert chain["control"] == "sep" and chain["control_n_paired"] == 9
+    assert chain["control_diff"] == pytest.approx(GAIN.mean())
+    assert chain["control_wilcoxon_p"] == pytest.approx(stats.wilcoxon(GAIN).pvalue)
+    assert pd.isna(board.loc["sep", "control"])
+    assert "Δ avg_haaqi vs control (95% CI), p" in text
+    line = next(line for line in text.splitlines() if "| sep+post |" in line)
+    assert f"{GAIN.mean():+.4f} [" in line and "vs sep, p " in line
+
+
+def test_the_control_of_a_name_that_is_no_system_is_none():
+    from harness import registry
+
+    assert registry.control_of("mixture") is None and registry.control_of("no_such_system+msg") is None
+    assert registry.control_of("arunet+msg") == "arunet"
