@@ -130,10 +130,12 @@ def groups(board: pd.DataFrame, primary: str) -> list[str]:
 
 
 def baseline_of(board: pd.DataFrame) -> str | None:
-    """The board's baseline system, None when it has none."""
+    """The board's baseline system, None when it has none or the baseline has no scores there
+    (its comparison columns would be empty)."""
     if "baseline" not in board or board.empty or pd.isna(board["baseline"].iloc[0]):
         return None
-    return str(board["baseline"].iloc[0])
+    baseline = str(board["baseline"].iloc[0])
+    return baseline if baseline in set(board["system"]) else None
 
 
 def fmt_diff(row, suffix: str = "") -> str:
@@ -247,7 +249,7 @@ def plot(board: pd.DataFrame, primary: str, path: Path, title: str = "", paired_
         bx.errorbar(d, off, xerr=[np.nan_to_num(d - lo), np.nan_to_num(hi - d)], fmt="o", ms=4, capsize=3, label=label)
     bx.axvline(0, color="0.5", lw=1)
     baseline = baseline_of(board)
-    bx.set_xlabel(f"Δ {paired_label or primary} vs {baseline} (paired, 95% CI)")
+    bx.set_xlabel(f"Δ {paired_label or primary} vs {baseline} (paired, 95% CI)" if baseline else "(the baseline has no scores)")
     if names:
         bx.legend(fontsize=8, loc="best")
     fig.tight_layout()
