@@ -52,6 +52,7 @@ from baselines.gan_training import GANTrainConfig
 from baselines.models.discriminators import MSGDiscriminator
 from baselines.models.msg import MSGConfig, MSGGenerator
 from baselines.postprocessing import RESAMPLER, WaveformPostProcessor
+from baselines.training import TrainConfig
 from baselines.training_data import holdout_songs, song_instruments, target_stems
 from evaluators.resample import resample
 from harness.errors import HarnessError
@@ -127,7 +128,7 @@ class MSGEnhancer(WaveformPostProcessor):
 
     def __init__(self, section: Any = None):
         super().__init__(section, {"separator": None, "use_mixture": False, "train_songs": "holdout",
-                                   "holdout_fraction": 0.15})
+                                   "holdout_fraction": TrainConfig.holdout_fraction})
         o = self.options
         if o["train_songs"] not in ("holdout", "all"):
             raise ValueError(f"train_songs must be holdout or all, not {o['train_songs']!r}")

@@ -28,7 +28,6 @@ as the separators), ``model`` and ``train`` (overrides of the model config and o
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -63,16 +62,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "seed": None,
     "threads": 1,
 }
-
-
-def signal_digest(*signals: np.ndarray) -> str:
-    """SHA-1 of signals' shapes, dtypes and samples (a cache key of an input)."""
-    digest = hashlib.sha1()
-    for x in signals:
-        x = np.ascontiguousarray(x)
-        digest.update(f"{x.shape}{x.dtype}".encode())
-        digest.update(x.tobytes())
-    return digest.hexdigest()
 
 
 class WaveformPostProcessor:

@@ -46,7 +46,6 @@ Checkpoints: ``ctx.checkpoint_dir/<member>/<preset>/<Instrument>/`` (member is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import fields
@@ -66,6 +65,7 @@ from baselines.training import TrainConfig, check_compatible, derived_seed, init
 from baselines.training_data import SegmentSampler, training_songs
 from evaluators.device import resolve_device
 from evaluators.resample import resample
+from harness.files import file_sha1
 from harness.instruments import INSTRUMENTS as INSTRUMENTS_OF_CAD2
 from harness.options import check_keys, plain, read_options
 from harness.systems import INSTRUMENTS, RunContext, register
@@ -124,11 +124,8 @@ def resolve_preset(option: str, ctx: RunContext) -> str:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
+    """The first 12 hex digits of a file's SHA-1 (a weights file's short identity)."""
+    return file_sha1(path)[:12]
 
 
 class InstrumentSeparator:
